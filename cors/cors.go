@@ -1,0 +1,347 @@
+package cors
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	rscors "github.com/rs/cors"
+)
+
+// DefaultMaxAge is how long browsers may cache a preflight answer unless
+// [WithMaxAge] says otherwise: two hours, the most Chromium honours
+// (Firefox caps at 24 hours, so it honours this too).
+const DefaultMaxAge = 2 * time.Hour
+
+// CORS is a CORS middleware for Connect and gRPC-Web, built on
+// github.com/rs/cors. Create it with [New]; it is safe for concurrent use and
+// immutable once built.
+type CORS struct {
+	rs      *rscors.Cors
+	origins *originMatcher
+	options rscors.Options
+}
+
+// Option configures [New].
+type Option interface {
+	apply(*config)
+}
+
+type config struct {
+	protocols        Protocol
+	requestHeaders   []string
+	exposedHeaders   []string
+	unaryTrailers    []string
+	maxAge           time.Duration
+	credentials      bool
+	authorization    bool
+	originFunc       func(*http.Request, string) bool
+	rsOptions        []func(*rscors.Options)
+	allowAnyOriginOK bool
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+// WithProtocols limits the grants to what protocols p need. The default is
+// [ProtocolAll]: Connect and gRPC-Web.
+func WithProtocols(p Protocol) Option {
+	return optionFunc(func(c *config) { c.protocols = p })
+}
+
+// WithAuthorization allows the Authorization request header, for bearer
+// tokens and Basic credentials sent by script. It does not allow cookies:
+// see [WithCredentials].
+func WithAuthorization() Option {
+	return optionFunc(func(c *config) { c.authorization = true })
+}
+
+// WithCredentials lets browsers send cookies and TLS client certificates
+// with cross-origin calls (Access-Control-Allow-Credentials: true). Only
+// enable it when the server authenticates with them; it cannot be combined
+// with the "*" origin.
+func WithCredentials() Option {
+	return optionFunc(func(c *config) { c.credentials = true })
+}
+
+// WithRequestHeaders allows more request headers, such as your own metadata
+// ("X-Request-Id").
+func WithRequestHeaders(names ...string) Option {
+	return optionFunc(func(c *config) { c.requestHeaders = append(c.requestHeaders, names...) })
+}
+
+// WithExposedHeaders lets browser scripts read more response headers.
+func WithExposedHeaders(names ...string) Option {
+	return optionFunc(func(c *config) { c.exposedHeaders = append(c.exposedHeaders, names...) })
+}
+
+// WithUnaryTrailers exposes the Connect unary trailers with the given names
+// (sent as "Trailer-NAME" headers). It has no effect unless the Connect
+// protocol is allowed.
+func WithUnaryTrailers(names ...string) Option {
+	return optionFunc(func(c *config) { c.unaryTrailers = append(c.unaryTrailers, names...) })
+}
+
+// WithMaxAge sets how long browsers may cache a preflight answer. Zero or
+// less sends "Access-Control-Max-Age: 0", which disables caching. Browsers
+// cap the value (Chromium at two hours); the default is [DefaultMaxAge].
+func WithMaxAge(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.maxAge = d })
+}
+
+// WithOriginFunc adds a dynamic origin check: an origin that none of the
+// configured patterns allows is granted when f returns true. f sees the
+// request, so it can consult a tenant table; it must be safe for concurrent
+// use.
+func WithOriginFunc(f func(r *http.Request, origin string) bool) Option {
+	return optionFunc(func(c *config) { c.originFunc = f })
+}
+
+// WithRSOptions edits the github.com/rs/cors options after New has filled
+// them in, for what this package does not cover (AllowPrivateNetwork,
+// OptionsSuccessStatus, Logger, Debug...). Fields it sets win over New's.
+func WithRSOptions(edit func(*rscors.Options)) Option {
+	return optionFunc(func(c *config) { c.rsOptions = append(c.rsOptions, edit) })
+}
+
+// New returns a CORS middleware granting the given origins.
+//
+// Each origin is "scheme://host" or "scheme://host:port", compared without
+// regard to case, or a wildcard-subdomain pattern "scheme://*.domain[:port]"
+// that matches any subdomain of domain at any depth (but not domain itself).
+// The single origin "*" grants every origin and cannot be combined with
+// [WithCredentials]. New returns an error for anything else (a path, a
+// query, a malformed host, a misplaced wildcard), and when no origin is
+// given and no [WithOriginFunc] is set: an empty list grants nothing, never
+// everything.
+func New(origins []string, opts ...Option) (*CORS, error) {
+	cfg := config{protocols: ProtocolAll, maxAge: DefaultMaxAge}
+	for _, o := range opts {
+		o.apply(&cfg)
+	}
+	if cfg.protocols&ProtocolAll == 0 {
+		return nil, errors.New("cors: no protocol allowed")
+	}
+	matcher, err := newOriginMatcher(origins)
+	if err != nil {
+		return nil, err
+	}
+	if matcher.any && cfg.credentials {
+		return nil, errors.New(`cors: the "*" origin cannot be combined with credentials`)
+	}
+	if matcher.empty() && cfg.originFunc == nil {
+		return nil, errors.New("cors: no origin allowed")
+	}
+	requestHeaders := RequestHeaders(cfg.protocols)
+	if cfg.authorization {
+		requestHeaders = append(requestHeaders, "Authorization")
+	}
+	requestHeaders = dedupe(append(requestHeaders, cfg.requestHeaders...))
+	exposed := dedupe(append(ResponseHeaders(cfg.protocols, cfg.unaryTrailers...), cfg.exposedHeaders...))
+	maxAge := int(cfg.maxAge / time.Second)
+	if maxAge <= 0 {
+		maxAge = -1 // rs/cors: a negative MaxAge sends "0"
+	}
+	options := rscors.Options{
+		AllowedMethods:   Methods(cfg.protocols),
+		AllowedHeaders:   requestHeaders,
+		ExposedHeaders:   exposed,
+		MaxAge:           maxAge,
+		AllowCredentials: cfg.credentials,
+	}
+	switch {
+	case matcher.any:
+		options.AllowedOrigins = []string{"*"}
+	case cfg.originFunc != nil:
+		extra := cfg.originFunc
+		options.AllowOriginRequestFunc = func(r *http.Request, origin string) bool {
+			return matcher.match(origin) || extra(r, origin)
+		}
+	default:
+		options.AllowOriginFunc = matcher.match
+	}
+	for _, edit := range cfg.rsOptions {
+		edit(&options)
+	}
+	return &CORS{rs: rscors.New(options), origins: matcher, options: options}, nil
+}
+
+// Handler wraps next: preflights are answered here and never reach next;
+// other requests get their CORS response headers and go on to next,
+// granted or not (the browser enforces the grant).
+func (c *CORS) Handler(next http.Handler) http.Handler {
+	return c.rs.Handler(next)
+}
+
+// Wrap is the same as [CORS.Handler], for stacks that use Wrap.
+func (c *CORS) Wrap(next http.Handler) http.Handler {
+	return c.rs.Handler(next)
+}
+
+// OriginAllowed reports whether r's Origin header is granted.
+func (c *CORS) OriginAllowed(r *http.Request) bool {
+	return c.rs.OriginAllowed(r)
+}
+
+// Options returns a copy of the github.com/rs/cors options the middleware
+// was built from, for logging or for building another CORS handler.
+func (c *CORS) Options() rscors.Options {
+	o := c.options
+	o.AllowedMethods = slices.Clone(o.AllowedMethods)
+	o.AllowedHeaders = slices.Clone(o.AllowedHeaders)
+	o.ExposedHeaders = slices.Clone(o.ExposedHeaders)
+	o.AllowedOrigins = slices.Clone(o.AllowedOrigins)
+	return o
+}
+
+func dedupe(names []string) []string {
+	seen := make(map[string]bool, len(names))
+	out := names[:0]
+	for _, n := range names {
+		k := http.CanonicalHeaderKey(strings.TrimSpace(n))
+		if k == "" || seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, k)
+	}
+	return out
+}
+
+// originMatcher holds the origins compiled by New: an exact set and a list
+// of wildcard-subdomain suffixes. match does not allocate unless the origin
+// has upper-case letters.
+type originMatcher struct {
+	any       bool
+	exact     map[string]struct{}
+	wildcards []wildcard
+}
+
+type wildcard struct {
+	prefix string // "https://"
+	suffix string // ".example.com" or ".example.com:8443"
+}
+
+func (m *originMatcher) empty() bool {
+	return !m.any && len(m.exact) == 0 && len(m.wildcards) == 0
+}
+
+func newOriginMatcher(origins []string) (*originMatcher, error) {
+	m := &originMatcher{exact: make(map[string]struct{}, len(origins))}
+	for _, raw := range origins {
+		o := strings.ToLower(strings.TrimSpace(raw))
+		if o == "*" {
+			m.any = true
+			continue
+		}
+		if err := checkOrigin(o); err != nil {
+			return nil, fmt.Errorf("cors: origin %q: %w", raw, err)
+		}
+		if rest, ok := strings.CutPrefix(o[strings.Index(o, "://")+3:], "*."); ok {
+			scheme := o[:strings.Index(o, "://")+3]
+			m.wildcards = append(m.wildcards, wildcard{prefix: scheme, suffix: "." + rest})
+			continue
+		}
+		m.exact[o] = struct{}{}
+	}
+	return m, nil
+}
+
+// checkOrigin accepts a lower-case serialized origin, or one whose host
+// starts with "*.".
+func checkOrigin(o string) error {
+	scheme, hostport, ok := strings.Cut(o, "://")
+	if !ok || scheme == "" {
+		return errors.New(`want "scheme://host[:port]"`)
+	}
+	for i := range len(scheme) {
+		c := scheme[i]
+		if !('a' <= c && c <= 'z' || i > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return errors.New("bad scheme")
+		}
+	}
+	host := strings.TrimPrefix(hostport, "*.")
+	if strings.Contains(host, "*") {
+		return errors.New(`a wildcard must be the whole leftmost label: "scheme://*.domain"`)
+	}
+	u, err := url.Parse(scheme + "://" + host)
+	if err != nil || u.Host != host || u.Hostname() == "" || u.User != nil {
+		return errors.New(`want "scheme://host[:port]" with no path, query or user`)
+	}
+	if !validHost(u.Hostname()) {
+		return errors.New("bad host")
+	}
+	return nil
+}
+
+func validHost(h string) bool {
+	if strings.HasPrefix(h, "[") || strings.Contains(h, ":") { // IPv6 literal
+		return true
+	}
+	for i := range len(h) {
+		if !hostByte(h[i]) {
+			return false
+		}
+	}
+	return !strings.HasPrefix(h, ".") && !strings.HasSuffix(h, ".") && !strings.Contains(h, "..")
+}
+
+func hostByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '.'
+}
+
+func (m *originMatcher) match(origin string) bool {
+	if m.any {
+		return true
+	}
+	if len(origin) == 0 || len(origin) > maxOriginLen {
+		return false
+	}
+	if hasUpper(origin) {
+		origin = strings.ToLower(origin)
+	}
+	if _, ok := m.exact[origin]; ok {
+		return true
+	}
+	for _, w := range m.wildcards {
+		if len(origin) <= len(w.prefix)+len(w.suffix) ||
+			!strings.HasPrefix(origin, w.prefix) || !strings.HasSuffix(origin, w.suffix) {
+			continue
+		}
+		// The part the wildcard stands for must be one or more host labels:
+		// no port, path, user info or empty label.
+		sub := origin[len(w.prefix) : len(origin)-len(w.suffix)]
+		if sub[0] == '.' || sub[len(sub)-1] == '.' || strings.Contains(sub, "..") {
+			continue
+		}
+		ok := true
+		for i := range len(sub) {
+			if !hostByte(sub[i]) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+// maxOriginLen bounds the origins worth comparing: a scheme, a 253-byte host
+// name and a port fit well within it.
+const maxOriginLen = 512
+
+func hasUpper(s string) bool {
+	for i := range len(s) {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			return true
+		}
+	}
+	return false
+}

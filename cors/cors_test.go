@@ -1,0 +1,261 @@
+package cors_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	rscors "github.com/rs/cors"
+	"go.uber.org/goleak"
+
+	"github.com/connectware/connectware/cors"
+	"github.com/connectware/connectware/internal/assert"
+	"github.com/connectware/connectware/internal/testkit"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/chromedp/chromedp.(*Browser).run"))
+}
+
+const (
+	allowed = "https://app.example.com"
+	denied  = "https://evil.example.net"
+)
+
+func preflight(t *testing.T, h http.Handler, origin, method, headers string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodOptions, "http://api.example.com/connectware.test.v1.TestService/Ping", nil)
+	req.Header.Set("Origin", origin)
+	req.Header.Set("Access-Control-Request-Method", method)
+	if headers != "" {
+		req.Header.Set("Access-Control-Request-Headers", headers)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+func mustNew(t *testing.T, origins []string, opts ...cors.Option) *cors.CORS {
+	t.Helper()
+	c, err := cors.New(origins, opts...)
+	assert.NoError(t, err)
+	return c
+}
+
+var unreachable = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	w.WriteHeader(http.StatusTeapot)
+})
+
+// TestPreflightPerProtocol sends the preflights browsers send for each
+// protocol and checks the grant for each preset.
+func TestPreflightPerProtocol(t *testing.T) {
+	t.Parallel()
+	connectPost := "connect-protocol-version,connect-timeout-ms,content-type"
+	connectStream := "connect-accept-encoding,connect-content-encoding,connect-protocol-version,content-type"
+	grpcWeb := "content-type,grpc-accept-encoding,grpc-encoding,grpc-timeout,x-grpc-web,x-user-agent"
+	cases := []struct {
+		name            string
+		protocols       cors.Protocol
+		method, headers string
+		want            bool
+	}{
+		{"connect/connect_post", cors.ProtocolConnect, "POST", connectPost, true},
+		{"connect/connect_stream", cors.ProtocolConnect, "POST", connectStream, true},
+		{"connect/connect_get", cors.ProtocolConnect, "GET", "", true},
+		{"connect/compressed_unary", cors.ProtocolConnect, "POST", "connect-protocol-version,content-encoding,content-type", true},
+		{"connect/grpcweb_refused", cors.ProtocolConnect, "POST", grpcWeb, false},
+		{"grpcweb/grpcweb", cors.ProtocolGRPCWeb, "POST", grpcWeb, true},
+		{"grpcweb/get_refused", cors.ProtocolGRPCWeb, "GET", "", false},
+		{"grpcweb/connect_refused", cors.ProtocolGRPCWeb, "POST", connectPost, false},
+		{"all/connect_post", cors.ProtocolAll, "POST", connectPost, true},
+		{"all/connect_get", cors.ProtocolAll, "GET", "", true},
+		{"all/grpcweb", cors.ProtocolAll, "POST", grpcWeb, true},
+		{"all/put_refused", cors.ProtocolAll, "PUT", "", false},
+		{"all/authorization_refused_by_default", cors.ProtocolAll, "POST", "authorization,content-type", false},
+		{"all/unknown_header_refused", cors.ProtocolAll, "POST", "content-type,x-secret", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := mustNew(t, []string{allowed}, cors.WithProtocols(tc.protocols)).Handler(unreachable)
+			rec := preflight(t, h, allowed, tc.method, tc.headers)
+			assert.True(t, rec.Code != http.StatusTeapot, "a preflight must never reach the next handler")
+			got := rec.Header().Get("Access-Control-Allow-Origin") == allowed
+			assert.Equal(t, got, tc.want, rec.Header())
+			if tc.want {
+				assert.Equal(t, rec.Header().Get("Access-Control-Max-Age"), "7200")
+				assert.Equal(t, rec.Header().Get("Access-Control-Allow-Credentials"), "")
+			}
+		})
+	}
+}
+
+func TestOrigins(t *testing.T) {
+	t.Parallel()
+	c := mustNew(t, []string{"https://app.example.com", "https://*.example.org", "http://localhost:3000", "HTTPS://Upper.Example.COM"})
+	for origin, want := range map[string]bool{
+		"https://app.example.com":          true,
+		"HTTPS://APP.EXAMPLE.COM":          true,
+		"https://upper.example.com":        true,
+		"http://app.example.com":           false, // scheme differs
+		"https://app.example.com:8443":     false, // port differs
+		"https://app.example.com.evil.net": false,
+		"https://a.example.org":            true,
+		"https://a.b.example.org":          true,
+		"https://example.org":              false, // the wildcard needs a label
+		"https://.example.org":             false,
+		"https://a..example.org":           false,
+		"https://evil.net/x.example.org":   false,
+		"https://user@a.example.org":       false,
+		"https://a.example.org:444":        false,
+		"https://a.example.org.evil.net":   false,
+		"http://a.example.org":             false,
+		"http://localhost:3000":            true,
+		"http://localhost:3001":            false,
+		"null":                             false,
+		"":                                 false,
+		"https://" + strings.Repeat("a", 600) + ".example.org": false,
+	} {
+		req := httptest.NewRequest(http.MethodPost, "http://api/x", nil)
+		req.Header.Set("Origin", origin)
+		assert.Equal(t, c.OriginAllowed(req), want, origin)
+	}
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	t.Parallel()
+	for name, origins := range map[string][]string{
+		"empty":           nil,
+		"path":            {"https://app.example.com/"},
+		"query":           {"https://app.example.com?x"},
+		"no_scheme":       {"app.example.com"},
+		"inner_wildcard":  {"https://app.*.example.com"},
+		"two_wildcards":   {"https://*.*.example.com"},
+		"partial_label":   {"https://app*.example.com"},
+		"user":            {"https://u@app.example.com"},
+		"bad_host":        {"https://exa_mple.com"},
+		"trailing_dot":    {"https://example.com."},
+		"empty_host":      {"https://"},
+		"wildcard_scheme": {"*://example.com"},
+	} {
+		_, err := cors.New(origins)
+		assert.Error(t, err, name)
+	}
+	_, err := cors.New([]string{"*"}, cors.WithCredentials())
+	assert.Error(t, err, "* with credentials")
+	_, err = cors.New([]string{allowed}, cors.WithProtocols(0))
+	assert.Error(t, err, "no protocols")
+	_, err = cors.New(nil, cors.WithOriginFunc(func(*http.Request, string) bool { return false }))
+	assert.NoError(t, err, "an origin func alone is enough")
+}
+
+func TestOptions(t *testing.T) {
+	t.Parallel()
+	c := mustNew(t, []string{allowed},
+		cors.WithAuthorization(),
+		cors.WithCredentials(),
+		cors.WithMaxAge(10*time.Minute),
+		cors.WithRequestHeaders("X-Request-Id"),
+		cors.WithExposedHeaders("x-request-id"),
+		cors.WithUnaryTrailers("x-cost"),
+		cors.WithRSOptions(func(o *rscors.Options) { o.OptionsSuccessStatus = http.StatusOK }),
+	)
+	h := c.Handler(unreachable)
+	rec := preflight(t, h, allowed, "POST", "authorization,connect-protocol-version,content-type,x-request-id")
+	assert.Equal(t, rec.Code, http.StatusOK)
+	assert.Equal(t, rec.Header().Get("Access-Control-Allow-Origin"), allowed)
+	assert.Equal(t, rec.Header().Get("Access-Control-Allow-Credentials"), "true")
+	assert.Equal(t, rec.Header().Get("Access-Control-Max-Age"), "600")
+	assert.Contains(t, strings.ToLower(rec.Header().Get("Access-Control-Allow-Headers")), "authorization")
+
+	// A real call gets the exposed headers, and reaches the next handler.
+	req := httptest.NewRequest(http.MethodPost, "http://api/x", nil)
+	req.Header.Set("Origin", allowed)
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	assert.Equal(t, rec.Code, http.StatusTeapot)
+	exposed := strings.Split(rec.Header().Get("Access-Control-Expose-Headers"), ", ")
+	for _, want := range []string{"Trailer-X-Cost", "X-Request-Id", "Grpc-Status", "Grpc-Message", "Grpc-Status-Details-Bin", "Connect-Content-Encoding"} {
+		assert.True(t, slices.Contains(exposed, want), want, exposed)
+	}
+	o := c.Options()
+	assert.Equal(t, o.MaxAge, 600)
+
+	noCache := mustNew(t, []string{allowed}, cors.WithMaxAge(0)).Handler(unreachable)
+	assert.Equal(t, preflight(t, noCache, allowed, "POST", "").Header().Get("Access-Control-Max-Age"), "0")
+
+	dynamic := mustNew(t, []string{allowed}, cors.WithOriginFunc(func(_ *http.Request, o string) bool {
+		return o == "https://tenant.example.io"
+	})).Handler(unreachable)
+	assert.Equal(t, preflight(t, dynamic, "https://tenant.example.io", "POST", "").Header().Get("Access-Control-Allow-Origin"), "https://tenant.example.io")
+	assert.Equal(t, preflight(t, dynamic, allowed, "POST", "").Header().Get("Access-Control-Allow-Origin"), allowed)
+	assert.Equal(t, preflight(t, dynamic, denied, "POST", "").Header().Get("Access-Control-Allow-Origin"), "")
+}
+
+// TestDeniedOrigin: no grant of any kind for an origin that is not allowed,
+// on preflights and real calls, and real calls still reach the handler (the
+// browser, not the server, enforces CORS).
+func TestDeniedOrigin(t *testing.T) {
+	t.Parallel()
+	h := mustNew(t, []string{allowed}, cors.WithAuthorization(), cors.WithCredentials()).Handler(unreachable)
+	rec := preflight(t, h, denied, "POST", "content-type")
+	for k := range rec.Header() {
+		assert.True(t, !strings.HasPrefix(k, "Access-Control-Allow"), k)
+	}
+	req := httptest.NewRequest(http.MethodPost, "http://api/x", nil)
+	req.Header.Set("Origin", denied)
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	assert.Equal(t, rec.Code, http.StatusTeapot)
+	assert.Equal(t, rec.Header().Get("Access-Control-Allow-Origin"), "")
+	assert.Equal(t, rec.Header().Get("Access-Control-Expose-Headers"), "")
+}
+
+// TestWire runs every RPC kind through the middleware over the wire with the
+// browser protocols (and gRPC, which passes untouched), as a browser's
+// request would arrive: with an Origin header.
+func TestWire(t *testing.T) {
+	t.Parallel()
+	c := mustNew(t, []string{allowed}, cors.WithUnaryTrailers(testkit.HeaderEcho+"-Trailer"))
+	testkit.Matrix(t, c.Handler(testkit.NewMux(&testkit.PingServer{})), func(t *testing.T, tc testkit.Case) {
+		for _, st := range testkit.StreamTypes() {
+			if !testkit.SupportsStream(tc.Network, st) {
+				continue
+			}
+			t.Run(testkit.StreamTypeName(st), func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				header, _, err := testkit.Call(ctx, tc.Client(), st, http.Header{"Origin": {allowed}})
+				assert.NoError(t, err)
+				assert.Equal(t, header.Get("Access-Control-Allow-Origin"), allowed)
+				assert.Contains(t, header.Get("Access-Control-Expose-Headers"), "Grpc-Status")
+			})
+		}
+	})
+}
+
+// TestWireGRPCWebError: a gRPC-Web error carries grpc-status in headers
+// (trailers-only), and the grant exposes it.
+func TestWireGRPCWebError(t *testing.T) {
+	t.Parallel()
+	c := mustNew(t, []string{allowed})
+	srv := testkit.NewServer(t, c.Handler(testkit.NewMux(&testkit.PingServer{})), testkit.HTTP1)
+	body := []byte{0, 0, 0, 0, 2, 0x08, 0x07} // FailRequest{code: 7}
+	req, err := http.NewRequest(http.MethodPost, srv.URL+"/connectware.test.v1.TestService/Fail", strings.NewReader(string(body)))
+	assert.NoError(t, err)
+	req.Header.Set("Content-Type", "application/grpc-web+proto")
+	req.Header.Set("X-Grpc-Web", "1")
+	req.Header.Set("Origin", allowed)
+	res, err := srv.Client.Do(req)
+	assert.NoError(t, err)
+	defer res.Body.Close()
+	assert.Equal(t, res.Header.Get("Grpc-Status"), "7")
+	assert.Equal(t, res.Header.Get("Access-Control-Allow-Origin"), allowed)
+	assert.Contains(t, res.Header.Get("Access-Control-Expose-Headers"), "Grpc-Status")
+	_ = connect.CodePermissionDenied
+}
