@@ -1,0 +1,203 @@
+// Copyright 2026 The connectware Authors. Licensed under the Apache License 2.0.
+
+package validate
+
+import (
+	"context"
+	"sync/atomic"
+
+	"connectrpc.com/connect"
+)
+
+// Interceptor is a connect-go [connect.Interceptor] that validates messages
+// against the protovalidate rules in their schemas. Add it to handlers with
+// [connect.WithInterceptors]; it works on clients too. See the package
+// documentation for what is validated and which codes failures get.
+//
+// An Interceptor is immutable and safe for concurrent use. Rules are
+// compiled by the validator, lazily and once per message type with the
+// default [protovalidate.GlobalValidator].
+type Interceptor struct {
+	config *config
+}
+
+var _ connect.Interceptor = (*Interceptor)(nil)
+
+// NewInterceptor returns an Interceptor configured by opts. With no options
+// it validates requests with [protovalidate.GlobalValidator] and attaches a
+// buf.validate.Violations detail to validation errors.
+func NewInterceptor(opts ...Option) *Interceptor {
+	return &Interceptor{config: newConfig(opts)}
+}
+
+// WrapUnary implements [connect.Interceptor]. On a handler it validates the
+// request before the handler runs; on a client it validates the request
+// before it is sent, so an invalid request never leaves the process. The
+// response is validated after next returns when [WithValidateResponses] is
+// set.
+func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		spec := req.Spec()
+		if i.config.skipsProcedure(spec.Procedure) {
+			return next(ctx, req)
+		}
+		if err := i.reject(ctx, spec, req.Any(), i.config.checkRequest(req.Any()), false); err != nil {
+			return nil, err
+		}
+		res, err := next(ctx, req)
+		if err != nil || !i.config.validateResponses || res == nil {
+			return res, err
+		}
+		if err := i.reject(ctx, spec, res.Any(), i.config.checkResponse(res.Any()), true); err != nil {
+			return res, err
+		}
+		return res, nil
+	}
+}
+
+// WrapStreamingClient implements [connect.Interceptor]. Every message sent
+// is validated before it reaches the network. Once a request fails, the
+// call has failed: later Sends and Receives return the same error, and if
+// nothing had been sent yet, closing the stream sends nothing either. When
+// earlier messages of a client or bidi stream were already sent, the
+// request is canceled so the server does not mistake the truncated stream
+// for a complete one. Received messages are validated with
+// [WithValidateResponses].
+func (i *Interceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
+		if i.config.skipsProcedure(spec.Procedure) {
+			return next(ctx, spec)
+		}
+		conn := &clientConn{interceptor: i, ctx: ctx}
+		if spec.StreamType&connect.StreamTypeClient != 0 {
+			// Only streams that send several messages can fail half-way.
+			ctx, conn.cancel = context.WithCancel(ctx)
+		}
+		conn.StreamingClientConn = next(ctx, spec)
+		return conn
+	}
+}
+
+// WrapStreamingHandler implements [connect.Interceptor]. Every message
+// received is validated before the handler sees it; an invalid one makes
+// Receive return an InvalidArgument error, which the handler normally
+// returns. Sent messages are validated with [WithValidateResponses].
+func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
+		if i.config.skipsProcedure(conn.Spec().Procedure) {
+			return next(ctx, conn)
+		}
+		return next(ctx, &handlerConn{StreamingHandlerConn: conn, interceptor: i, ctx: ctx})
+	}
+}
+
+// reject turns a failed verdict into a *connect.Error, after telling the
+// hook. It returns nil for a passing verdict.
+func (i *Interceptor) reject(ctx context.Context, spec connect.Spec, msg any, v verdict, response bool) error {
+	if v.ok() {
+		return nil
+	}
+	code := connect.Code(v.code)
+	err := connect.NewError(code, v.err)
+	if v.violations != nil && !i.config.noErrorDetails {
+		if detail, detailErr := connect.NewErrorDetail(v.violations.ToProto()); detailErr == nil {
+			err.AddDetail(detail)
+		}
+	}
+	if hook := i.config.hook; hook != nil {
+		hook(ctx, Failure{
+			Procedure: spec.Procedure,
+			Client:    spec.IsClient,
+			Response:  response,
+			Message:   msg,
+			Reason:    v.reason,
+			Code:      code,
+			Err:       v.err,
+		})
+	}
+	return err
+}
+
+// clientConn validates the messages of a client's stream. Send and
+// CloseRequest run on one goroutine, Receive and CloseResponse perhaps on
+// another, hence the atomics.
+type clientConn struct {
+	connect.StreamingClientConn
+
+	interceptor *Interceptor
+	ctx         context.Context
+	cancel      context.CancelFunc // nil unless the client sends a stream
+	sent        atomic.Bool        // a request reached the inner conn
+	failed      atomic.Pointer[connect.Error]
+}
+
+func (c *clientConn) Send(msg any) error {
+	if err := c.failed.Load(); err != nil {
+		return err
+	}
+	cfg := c.interceptor.config
+	if v := cfg.checkRequest(msg); !v.ok() {
+		err := c.interceptor.reject(c.ctx, c.Spec(), msg, v, false)
+		cerr, _ := err.(*connect.Error)
+		c.failed.CompareAndSwap(nil, cerr)
+		if c.sent.Load() && c.cancel != nil {
+			c.cancel()
+		}
+		return err
+	}
+	c.sent.Store(true)
+	return c.StreamingClientConn.Send(msg)
+}
+
+func (c *clientConn) CloseRequest() error {
+	if c.failed.Load() != nil && !c.sent.Load() {
+		return nil // nothing went on the wire, so there is nothing to close
+	}
+	return c.StreamingClientConn.CloseRequest()
+}
+
+func (c *clientConn) Receive(msg any) error {
+	if err := c.failed.Load(); err != nil {
+		return err
+	}
+	if err := c.StreamingClientConn.Receive(msg); err != nil {
+		return err
+	}
+	return c.interceptor.reject(c.ctx, c.Spec(), msg, c.interceptor.config.checkResponse(msg), true)
+}
+
+func (c *clientConn) CloseResponse() error {
+	if c.failed.Load() != nil && !c.sent.Load() {
+		if c.cancel != nil {
+			c.cancel()
+		}
+		return nil
+	}
+	err := c.StreamingClientConn.CloseResponse()
+	if c.cancel != nil {
+		c.cancel()
+	}
+	return err
+}
+
+// handlerConn validates the messages of a handler's stream.
+type handlerConn struct {
+	connect.StreamingHandlerConn
+
+	interceptor *Interceptor
+	ctx         context.Context
+}
+
+func (h *handlerConn) Receive(msg any) error {
+	if err := h.StreamingHandlerConn.Receive(msg); err != nil {
+		return err
+	}
+	return h.interceptor.reject(h.ctx, h.Spec(), msg, h.interceptor.config.checkRequest(msg), false)
+}
+
+func (h *handlerConn) Send(msg any) error {
+	if err := h.interceptor.reject(h.ctx, h.Spec(), msg, h.interceptor.config.checkResponse(msg), true); err != nil {
+		return err
+	}
+	return h.StreamingHandlerConn.Send(msg)
+}

@@ -1,0 +1,117 @@
+// Copyright 2026 The connectware Authors. Licensed under the Apache License 2.0.
+
+package validate_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	testv1 "github.com/connectware/connectware/internal/gen/connectware/test/v1"
+	"github.com/connectware/connectware/internal/assert"
+	"github.com/connectware/connectware/internal/testkit"
+	"github.com/connectware/connectware/validate"
+)
+
+func testContext(tb testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	tb.Cleanup(cancel)
+	return ctx
+}
+
+// TestHandler runs every protocol, network and RPC kind against a handler
+// with the interceptor: valid calls pass, an invalid request (first or
+// mid-stream) fails with InvalidArgument and a Violations detail, and the
+// handler never sees the invalid message.
+func TestHandler(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	h := rec.handler(connect.WithInterceptors(validate.NewInterceptor()))
+	testkit.Matrix(t, h, func(t *testing.T, c testkit.Case) {
+		client := c.Client()
+		for _, st := range testkit.StreamTypes() {
+			t.Run(testkit.StreamTypeName(st)+"/handler", func(t *testing.T) {
+				if !testkit.SupportsStream(c.Network, st) {
+					t.Skip("bidi streaming needs HTTP/2") // covered over h2c and tls
+				}
+				ctx := testContext(t)
+				_, _, err := testkit.Call(ctx, client, st, nil)
+				assert.NoError(t, err, "valid call")
+				for _, late := range []bool{false, true} {
+					if late && (st == connect.StreamTypeUnary || st == connect.StreamTypeServer) {
+						continue // one request message only
+					}
+					err := callInvalid(ctx, client, st, late)
+					assert.Code(t, err, connect.CodeInvalidArgument, "late:", late)
+					if st == connect.StreamTypeUnary {
+						assert.Equal(t, ruleIDs(t, err), pingRuleIDs)
+					} else {
+						assert.Equal(t, ruleIDs(t, err), []string{"int64.gte_lte"})
+					}
+				}
+				assert.Equal(t, rec.negatives(), 0, "handler saw an invalid message")
+			})
+		}
+	})
+}
+
+// TestClient runs every protocol, network and RPC kind with the interceptor
+// on the client and none on the server: an invalid request fails locally
+// with InvalidArgument and a Violations detail, and when it is the first
+// message no HTTP request is made at all.
+func TestClient(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	testkit.Matrix(t, rec.handler(), func(t *testing.T, c testkit.Case) {
+		client := c.Client(connect.WithInterceptors(validate.NewInterceptor()))
+		for _, st := range testkit.StreamTypes() {
+			t.Run(testkit.StreamTypeName(st)+"/client", func(t *testing.T) {
+				ctx := testContext(t)
+				if testkit.SupportsStream(c.Network, st) {
+					_, _, err := testkit.Call(ctx, client, st, nil)
+					assert.NoError(t, err, "valid call")
+				}
+				before := rec.requests.Load()
+				err := callInvalid(ctx, client, st, false)
+				assert.Code(t, err, connect.CodeInvalidArgument)
+				if st == connect.StreamTypeUnary {
+					assert.Equal(t, ruleIDs(t, err), pingRuleIDs)
+				} else {
+					assert.Equal(t, ruleIDs(t, err), []string{"int64.gte_lte"})
+				}
+				assert.Equal(t, rec.requests.Load(), before, "an invalid call reached the server")
+
+				if st&connect.StreamTypeClient != 0 && testkit.SupportsStream(c.Network, st) {
+					err := callInvalid(ctx, client, st, true)
+					assert.Code(t, err, connect.CodeInvalidArgument, "mid-stream")
+					assert.Equal(t, ruleIDs(t, err), []string{"int64.gte_lte"})
+				}
+				assert.Equal(t, rec.negatives(), 0, "an invalid message reached the server")
+			})
+		}
+	})
+}
+
+// TestClientSendError checks that on a client the failing Send itself
+// returns the validation error, that the stream stays failed afterwards,
+// and that closing it sends nothing.
+func TestClientSendError(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	srv := testkit.NewServer(t, rec.handler(), testkit.H2C)
+	for _, p := range testkit.Protocols() {
+		t.Run("h2c/"+p.String()+"/bidi_stream/client", func(t *testing.T) {
+			client := testkit.NewClient(srv, p, connect.WithInterceptors(validate.NewInterceptor()))
+			stream := client.CumSum(testContext(t))
+			assert.Code(t, stream.Send(&testv1.CumSumRequest{Number: -1}), connect.CodeInvalidArgument)
+			assert.Code(t, stream.Send(&testv1.CumSumRequest{Number: 1}), connect.CodeInvalidArgument, "a failed stream stays failed")
+			_, err := stream.Receive()
+			assert.Code(t, err, connect.CodeInvalidArgument)
+			assert.NoError(t, stream.CloseRequest())
+			assert.NoError(t, stream.CloseResponse())
+			assert.Equal(t, rec.requests.Load(), int64(0))
+		})
+	}
+}
