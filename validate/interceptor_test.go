@@ -9,8 +9,8 @@ import (
 
 	"connectrpc.com/connect"
 
-	testv1 "github.com/connectware/connectware/internal/gen/connectware/test/v1"
 	"github.com/connectware/connectware/internal/assert"
+	testv1 "github.com/connectware/connectware/internal/gen/connectware/test/v1"
 	"github.com/connectware/connectware/internal/testkit"
 	"github.com/connectware/connectware/validate"
 )
