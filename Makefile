@@ -34,8 +34,8 @@ fuzz-short:
 fuzz:
 	@FUZZTIME=$(FUZZLONG) ./.ci/fuzz
 
-bench-smoke: ## One iteration of every benchmark in the benchmarks module.
-	cd benchmarks && $(GO) test -run '^$$' -bench . -benchtime 1x -benchmem ./...
+bench-smoke: ## The benchmarks module's tests, and one iteration of every benchmark.
+	cd benchmarks && $(GO) test -count=1 -bench . -benchtime 1x -benchmem ./...
 
 bench: ## The side-by-side table (benchmarks/README.md).
 	cd benchmarks && $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem ./...
