@@ -1,0 +1,316 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	greetv1 "github.com/connectware/connectware/examples/gen/greet/v1"
+	"github.com/connectware/connectware/examples/gen/greet/v1/greetv1connect"
+	"github.com/connectware/connectware/internal/assert"
+	"github.com/connectware/connectware/internal/testkit"
+)
+
+var binary struct {
+	once sync.Once
+	dir  string
+	path string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binary.dir != "" {
+		_ = os.RemoveAll(binary.dir)
+	}
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// process is the example server running as a process, as users run it.
+type process struct {
+	URL   string // http://127.0.0.1:PORT
+	Addr  string // 127.0.0.1:PORT
+	Token string
+	cmd   *exec.Cmd
+	done  chan error
+	out   *strings.Builder
+	mu    *sync.Mutex
+}
+
+// startProcess builds the example server once and starts it on a free
+// loopback port with args.
+func startProcess(t *testing.T, args ...string) *process {
+	t.Helper()
+	binary.once.Do(func() {
+		binary.dir, binary.err = os.MkdirTemp("", "connectware-server")
+		if binary.err != nil {
+			return
+		}
+		binary.path = filepath.Join(binary.dir, "server")
+		out, err := exec.Command("go", "build", "-race", "-o", binary.path, ".").CombinedOutput()
+		if err != nil {
+			binary.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	assert.NoError(t, binary.err)
+	cmd := exec.Command(binary.path, append([]string{"-addr", "127.0.0.1:0"}, args...)...)
+	stdout, err := cmd.StdoutPipe()
+	assert.NoError(t, err)
+	cmd.Stderr = os.Stderr
+	assert.NoError(t, cmd.Start())
+	p := &process{cmd: cmd, done: make(chan error, 1), out: &strings.Builder{}, mu: &sync.Mutex{}}
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			line := sc.Text()
+			p.mu.Lock()
+			p.out.WriteString(line + "\n")
+			if rest, ok := strings.CutPrefix(line, "bearer token: "); ok {
+				p.Token = rest
+				close(ready)
+			}
+			if i := strings.Index(line, "listening on http://"); i >= 0 {
+				p.URL = strings.Fields(line[i+len("listening on "):])[0]
+				p.Addr = strings.TrimPrefix(p.URL, "http://")
+			}
+			p.mu.Unlock()
+		}
+		p.done <- cmd.Wait()
+	}()
+	select {
+	case <-ready:
+	case err := <-p.done:
+		t.Fatalf("server exited before it was ready: %v", err)
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatal("server did not print its address")
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	return p
+}
+
+// Output returns what the process printed so far.
+func (p *process) Output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+// httpClient returns an HTTP/1.1 or prior-knowledge HTTP/2 client.
+func httpClient(h2c bool) *http.Client {
+	var protocols http.Protocols
+	if h2c {
+		protocols.SetUnencryptedHTTP2(true)
+	} else {
+		protocols.SetHTTP1(true)
+	}
+	return &http.Client{Transport: &http.Transport{Protocols: &protocols}}
+}
+
+func (p *process) greetClient(t *testing.T, proto testkit.Protocol, h2c bool, withToken bool) greetv1connect.GreetServiceClient {
+	t.Helper()
+	client := httpClient(h2c)
+	t.Cleanup(client.CloseIdleConnections)
+	opts := proto.ClientOptions()
+	if withToken {
+		opts = append(opts, connect.WithInterceptors(bearer(p.Token)))
+	}
+	return greetv1connect.NewGreetServiceClient(client, p.URL, opts...)
+}
+
+// bearer is a minimal client interceptor adding a token; the example client
+// shows the authn package's own.
+type bearer string
+
+func (b bearer) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		req.Header().Set("Authorization", "Bearer "+string(b))
+		return next(ctx, req)
+	}
+}
+
+func (b bearer) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
+		conn := next(ctx, spec)
+		conn.RequestHeader().Set("Authorization", "Bearer "+string(b))
+		return conn
+	}
+}
+
+func (b bearer) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return next
+}
+
+func forEachClient(t *testing.T, fn func(t *testing.T, proto testkit.Protocol, h2c bool)) {
+	for _, h2c := range []bool{false, true} {
+		for _, proto := range testkit.Protocols() {
+			if proto == testkit.GRPC && !h2c {
+				continue
+			}
+			name := "http1/" + proto.String()
+			if h2c {
+				name = "h2c/" + proto.String()
+			}
+			t.Run(name, func(t *testing.T) { fn(t, proto, h2c) })
+		}
+	}
+}
+
+func TestGreet(t *testing.T) {
+	p := startProcess(t)
+	forEachClient(t, func(t *testing.T, proto testkit.Protocol, h2c bool) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		client := p.greetClient(t, proto, h2c, true)
+		res, err := client.Greet(ctx, connect.NewRequest(&greetv1.GreetRequest{Name: "Ada"}))
+		assert.NoError(t, err)
+		assert.Equal(t, res.Msg.GetGreeting(), "Hello, Ada!")
+
+		stream, err := client.GreetStream(ctx, connect.NewRequest(&greetv1.GreetRequest{Name: "Ada"}))
+		assert.NoError(t, err)
+		var got []string
+		for stream.Receive() {
+			got = append(got, stream.Msg().GetGreeting())
+		}
+		assert.NoError(t, stream.Err())
+		assert.NoError(t, stream.Close())
+		assert.True(t, len(got) >= 1 && strings.Contains(got[0], "Ada"), got)
+	})
+}
+
+func TestGreetGRPCGo(t *testing.T) {
+	p := startProcess(t)
+	conn, err := grpc.NewClient("passthrough:///"+p.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	assert.NoError(t, err)
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+p.Token)
+	res := &greetv1.GreetResponse{}
+	assert.NoError(t, conn.Invoke(ctx, greetv1connect.GreetServiceGreetProcedure, &greetv1.GreetRequest{Name: "Grace"}, res))
+	assert.Equal(t, res.GetGreeting(), "Hello, Grace!")
+}
+
+func TestConnectGET(t *testing.T) {
+	p := startProcess(t)
+	q := url.Values{"connect": {"v1"}, "encoding": {"json"}, "message": {`{"name":"Ada"}`}}
+	req, err := http.NewRequest(http.MethodGet, p.URL+greetv1connect.GreetServiceGreetProcedure+"?"+q.Encode(), nil)
+	assert.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+p.Token)
+	res, err := http.DefaultClient.Do(req)
+	assert.NoError(t, err)
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	assert.Equal(t, res.StatusCode, http.StatusOK, string(body))
+	assert.Equal(t, string(body), `{"greeting":"Hello, Ada!"}`)
+}
+
+// TestBadInput: every malformed request gets a Connect or gRPC error with
+// the right code, never a 500.
+func TestBadInput(t *testing.T) {
+	p := startProcess(t)
+	greet := p.URL + greetv1connect.GreetServiceGreetProcedure
+	huge := `{"name":"` + strings.Repeat("a", 2<<20) + `"}`
+	cases := []struct {
+		name, contentType, body string
+		h2c                     bool
+		wantStatus              int
+		wantCode                string // Connect JSON code or grpc-status
+	}{
+		{"garbage_json", "application/json", "{{{", false, 400, "invalid_argument"},
+		{"garbage_proto", "application/proto", "\xff\xff\xff", false, 400, "invalid_argument"},
+		{"wrong_content_type", "text/plain", "hello", false, 415, ""},
+		{"oversized", "application/json", huge, false, 429, "resource_exhausted"},
+		{"truncated_grpc_frame", "application/grpc", "\x00\x00\x00\x00\x10\x0a", true, 200, "grpc-status:"},
+		{"truncated_grpcweb_frame", "application/grpc-web+proto", "\x00\x00\x00\x00\x10\x0a", false, 200, "grpc-status:"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodPost, greet, strings.NewReader(tc.body))
+			assert.NoError(t, err)
+			req.Header.Set("Content-Type", tc.contentType)
+			req.Header.Set("Authorization", "Bearer "+p.Token)
+			client := httpClient(tc.h2c)
+			defer client.CloseIdleConnections()
+			res, err := client.Do(req)
+			assert.NoError(t, err)
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			assert.Equal(t, res.StatusCode, tc.wantStatus, string(body))
+			switch {
+			case tc.wantCode == "grpc-status:":
+				status := res.Trailer.Get("Grpc-Status") + res.Header.Get("Grpc-Status")
+				if status == "" { // gRPC-Web puts trailers in the body
+					status = string(body)
+				}
+				assert.True(t, status != "" && status != "0", "want a gRPC error status", status, res.Header)
+			case tc.wantCode != "":
+				assert.Contains(t, string(body), `"code":"`+tc.wantCode+`"`)
+			}
+		})
+	}
+}
+
+// TestSIGTERMDrains: a call in flight when SIGTERM arrives finishes, and the
+// process exits 0 within 5 seconds.
+func TestSIGTERMDrains(t *testing.T) {
+	p := startProcess(t)
+	client := p.greetClient(t, testkit.ConnectProto, true, true)
+	stream, err := client.GreetStream(context.Background(), connect.NewRequest(&greetv1.GreetRequest{Name: "Ada"}))
+	assert.NoError(t, err)
+	assert.True(t, stream.Receive(), stream.Err())
+	start := time.Now()
+	assert.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	n := 1
+	for stream.Receive() {
+		n++
+	}
+	assert.NoError(t, stream.Err())
+	assert.NoError(t, stream.Close())
+	assert.Equal(t, n, 3)
+	select {
+	case err := <-p.done:
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			t.Fatalf("exit status %d", exit.ExitCode())
+		}
+		assert.NoError(t, err)
+		p.done <- nil // for the cleanup
+	case <-time.After(5*time.Second - time.Since(start)):
+		t.Fatal("did not exit within 5 s of SIGTERM")
+	}
+	assert.Contains(t, p.Output(), "drained")
+}

@@ -1,0 +1,198 @@
+// Command server is connectware's demo: one Connect server composing every
+// connectware package the way a production service would.
+//
+//	go run ./examples/server
+//
+// It serves greet.v1.GreetService over HTTP/1.1 and h2c on 127.0.0.1:8080
+// and prints how to call it. Flags:
+//
+//	-addr host:port     listen address (default 127.0.0.1:8080)
+//	-token T            bearer token GreetService calls need (default: random, printed)
+//	-cors-origin ORIGIN the one browser origin allowed (default: none)
+//	-rate R -burst B    requests per second and burst per authenticated client
+//
+// On SIGTERM or SIGINT it drains: in-flight calls finish, then it exits 0.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/connectware/connectware/cors"
+	"github.com/connectware/connectware/examples/gen/greet/v1/greetv1connect"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "server:", err)
+		os.Exit(1)
+	}
+}
+
+// config is what the flags set.
+type config struct {
+	addr       string
+	token      string
+	corsOrigin string
+	rate       float64
+	burst      int
+	drain      time.Duration
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "listen address, host:port")
+	fs.StringVar(&cfg.token, "token", "", "bearer token GreetService calls need (default: a random one, printed at start)")
+	fs.StringVar(&cfg.corsOrigin, "cors-origin", "", "the one browser origin allowed to call across origins (default: none)")
+	fs.Float64Var(&cfg.rate, "rate", 20, "requests per second per authenticated client")
+	fs.IntVar(&cfg.burst, "burst", 40, "burst per authenticated client")
+	fs.DurationVar(&cfg.drain, "drain", 4*time.Second, "how long in-flight calls may take to finish on shutdown")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if cfg.token == "" {
+		var b [16]byte
+		_, _ = rand.Read(b[:])
+		cfg.token = hex.EncodeToString(b[:])
+	}
+	if cfg.rate <= 0 || cfg.burst <= 0 {
+		return cfg, errors.New("-rate and -burst must be positive")
+	}
+	return cfg, nil
+}
+
+// run serves until ctx is done, then drains.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	app, err := newApp(cfg)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	srv := &http.Server{
+		Handler:           app.handler,
+		Protocols:         &protocols,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	printUsage(stdout, "http://"+ln.Addr().String(), cfg)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	// Drain: health first, so load balancers stop sending, then let
+	// in-flight calls finish.
+	app.drain()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.drain)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("drain: %w", err)
+	}
+	fmt.Fprintln(stdout, "drained, bye")
+	return nil
+}
+
+// app is the composed handler and what must be stopped with it.
+type app struct {
+	handler http.Handler
+	closers []func()
+	drainFn []func()
+}
+
+func (a *app) Close() {
+	for _, c := range a.closers {
+		c()
+	}
+}
+
+func (a *app) drain() {
+	for _, d := range a.drainFn {
+		d()
+	}
+}
+
+// Limits on untrusted input.
+const (
+	readMaxBytes     = 1 << 20 // a request message larger than 1 MiB is refused
+	compressMinBytes = 1024    // smaller responses are not worth compressing
+	sendMaxBytes     = 4 << 20
+)
+
+func newApp(cfg config) (*app, error) {
+	a := &app{}
+	handlerOpts := []connect.HandlerOption{
+		connect.WithReadMaxBytes(readMaxBytes),
+		connect.WithSendMaxBytes(sendMaxBytes),
+		connect.WithCompressMinBytes(compressMinBytes),
+	}
+	mux := http.NewServeMux()
+	mux.Handle(greetv1connect.NewGreetServiceHandler(&greeter{streamInterval: 50 * time.Millisecond}, handlerOpts...))
+
+	var h http.Handler = mux
+	// CORS goes outermost, so browsers' preflights are answered before
+	// authentication could refuse them.
+	if cfg.corsOrigin != "" {
+		c, err := cors.New([]string{cfg.corsOrigin}, cors.WithAuthorization())
+		if err != nil {
+			return nil, err
+		}
+		h = c.Handler(h)
+	}
+	a.handler = h
+	return a, nil
+}
+
+func printUsage(w io.Writer, base string, cfg config) {
+	host := base[len("http://"):]
+	fmt.Fprintf(w, `connectware demo server listening on %[1]s (HTTP/1.1 and h2c)
+bearer token: %[2]s
+
+Call it:
+  curl -sS -H 'Authorization: Bearer %[2]s' -H 'Content-Type: application/json' \
+    -d '{"name":"Ada"}' %[1]s/greet.v1.GreetService/Greet
+  curl -sS -H 'Authorization: Bearer %[2]s' \
+    '%[1]s/greet.v1.GreetService/Greet?connect=v1&encoding=json&message=%%7B%%22name%%22%%3A%%22Ada%%22%%7D'
+  grpcurl -plaintext -H 'Authorization: Bearer %[2]s' -d '{"name":"Ada"}' %[3]s greet.v1.GreetService/Greet
+  buf curl --http2-prior-knowledge -H 'Authorization: Bearer %[2]s' -d '{"name":"Ada"}' %[1]s/greet.v1.GreetService/Greet
+`, base, cfg.token, host)
+	if cfg.corsOrigin != "" {
+		fmt.Fprintf(w, "browsers at %s may call it (Connect and gRPC-Web)\n", cfg.corsOrigin)
+	}
+}
