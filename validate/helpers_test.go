@@ -208,3 +208,31 @@ func violationsOf(tb testing.TB, err error) *protovalidate.ValidationError {
 	}
 	return verr
 }
+
+// The test header modeMux dispatches on, and its values.
+const (
+	modeHeader = "X-Test-Mode"
+	modeStrict = "strict" // handler with the strict interceptor
+	modeLax    = "lax"    // handler with the lax interceptor
+	modePlain  = "plain"  // handler without interceptor
+)
+
+func headerFor(mode string) http.Header { return http.Header{modeHeader: []string{mode}} }
+
+// modeMux serves PingServer with the strict interceptor, the lax one or
+// none, as the request's mode header says.
+func modeMux(strict, lax connect.Interceptor) http.Handler {
+	muxes := map[string]http.Handler{
+		modeStrict: testkit.NewMux(&testkit.PingServer{}, connect.WithInterceptors(strict)),
+		modeLax:    testkit.NewMux(&testkit.PingServer{}, connect.WithInterceptors(lax)),
+		modePlain:  testkit.NewMux(&testkit.PingServer{}),
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, ok := muxes[r.Header.Get(modeHeader)]
+		if !ok {
+			http.Error(w, "no mode", http.StatusBadRequest)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}

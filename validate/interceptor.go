@@ -41,28 +41,29 @@ func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 		if i.config.skipsProcedure(spec.Procedure) {
 			return next(ctx, req)
 		}
-		if err := i.reject(ctx, spec, req.Any(), i.config.checkRequest(req.Any()), false); err != nil {
-			return nil, err
+		if v := i.config.checkRequest(req.Any()); !v.ok() {
+			return nil, i.reject(ctx, spec, req.Any(), v, false)
 		}
 		res, err := next(ctx, req)
 		if err != nil || !i.config.validateResponses || res == nil {
 			return res, err
 		}
-		if err := i.reject(ctx, spec, res.Any(), i.config.checkResponse(res.Any()), true); err != nil {
-			return res, err
+		if v := i.config.checkResponse(res.Any()); !v.ok() {
+			return res, i.reject(ctx, spec, res.Any(), v, true)
 		}
 		return res, nil
 	}
 }
 
 // WrapStreamingClient implements [connect.Interceptor]. Every message sent
-// is validated before it reaches the network. Once a request fails, the
-// call has failed: later Sends and Receives return the same error, and if
-// nothing had been sent yet, closing the stream sends nothing either. When
-// earlier messages of a client or bidi stream were already sent, the
-// request is canceled so the server does not mistake the truncated stream
-// for a complete one. Received messages are validated with
-// [WithValidateResponses].
+// is validated before it reaches the network, and with
+// [WithValidateResponses] every message received. Once a message fails,
+// the call has failed: later Sends and Receives return the same error. If
+// nothing had been sent yet, nothing is sent at all, closing included; if
+// earlier messages of a client or bidi stream were already sent, the call
+// is canceled so the server does not take the truncated stream for a
+// complete one. (connectrpc.com/validate only fails the one Send, and for
+// server streams still sends an empty request when the stream is closed.)
 func (i *Interceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
 	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
 		if i.config.skipsProcedure(spec.Procedure) {
@@ -92,11 +93,8 @@ func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) co
 }
 
 // reject turns a failed verdict into a *connect.Error, after telling the
-// hook. It returns nil for a passing verdict.
-func (i *Interceptor) reject(ctx context.Context, spec connect.Spec, msg any, v verdict, response bool) error {
-	if v.ok() {
-		return nil
-	}
+// hook.
+func (i *Interceptor) reject(ctx context.Context, spec connect.Spec, msg any, v verdict, response bool) *connect.Error {
 	code := connect.Code(v.code)
 	err := connect.NewError(code, v.err)
 	if v.violations != nil && !i.config.noErrorDetails {
@@ -135,18 +133,21 @@ func (c *clientConn) Send(msg any) error {
 	if err := c.failed.Load(); err != nil {
 		return err
 	}
-	cfg := c.interceptor.config
-	if v := cfg.checkRequest(msg); !v.ok() {
-		err := c.interceptor.reject(c.ctx, c.Spec(), msg, v, false)
-		cerr, _ := err.(*connect.Error)
-		c.failed.CompareAndSwap(nil, cerr)
-		if c.sent.Load() && c.cancel != nil {
-			c.cancel()
-		}
-		return err
+	if v := c.interceptor.config.checkRequest(msg); !v.ok() {
+		return c.fail(c.interceptor.reject(c.ctx, c.Spec(), msg, v, false))
 	}
 	c.sent.Store(true)
 	return c.StreamingClientConn.Send(msg)
+}
+
+// fail records err as the outcome of the call and, if requests already
+// went out, cancels the call so the server sees it end abnormally.
+func (c *clientConn) fail(err *connect.Error) error {
+	c.failed.CompareAndSwap(nil, err)
+	if c.sent.Load() && c.cancel != nil {
+		c.cancel()
+	}
+	return err
 }
 
 func (c *clientConn) CloseRequest() error {
@@ -163,7 +164,10 @@ func (c *clientConn) Receive(msg any) error {
 	if err := c.StreamingClientConn.Receive(msg); err != nil {
 		return err
 	}
-	return c.interceptor.reject(c.ctx, c.Spec(), msg, c.interceptor.config.checkResponse(msg), true)
+	if v := c.interceptor.config.checkResponse(msg); !v.ok() {
+		return c.fail(c.interceptor.reject(c.ctx, c.Spec(), msg, v, true))
+	}
+	return nil
 }
 
 func (c *clientConn) CloseResponse() error {
@@ -192,12 +196,15 @@ func (h *handlerConn) Receive(msg any) error {
 	if err := h.StreamingHandlerConn.Receive(msg); err != nil {
 		return err
 	}
-	return h.interceptor.reject(h.ctx, h.Spec(), msg, h.interceptor.config.checkRequest(msg), false)
+	if v := h.interceptor.config.checkRequest(msg); !v.ok() {
+		return h.interceptor.reject(h.ctx, h.Spec(), msg, v, false)
+	}
+	return nil
 }
 
 func (h *handlerConn) Send(msg any) error {
-	if err := h.interceptor.reject(h.ctx, h.Spec(), msg, h.interceptor.config.checkResponse(msg), true); err != nil {
-		return err
+	if v := h.interceptor.config.checkResponse(msg); !v.ok() {
+		return h.interceptor.reject(h.ctx, h.Spec(), msg, v, true)
 	}
 	return h.StreamingHandlerConn.Send(msg)
 }
