@@ -13,9 +13,9 @@ import (
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/connectware/connectware/internal/assert"
 	testv1 "github.com/connectware/connectware/internal/gen/connectware/test/v1"
 	"github.com/connectware/connectware/internal/gen/connectware/test/v1/testv1connect"
-	"github.com/connectware/connectware/internal/assert"
 	"github.com/connectware/connectware/internal/testkit"
 	"github.com/connectware/connectware/validate"
 )
