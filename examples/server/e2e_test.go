@@ -26,6 +26,7 @@ import (
 	greetv1 "github.com/connectware/connectware/examples/gen/greet/v1"
 	"github.com/connectware/connectware/examples/gen/greet/v1/greetv1connect"
 	"github.com/connectware/connectware/internal/assert"
+	"github.com/connectware/connectware/internal/browser"
 	"github.com/connectware/connectware/internal/testkit"
 )
 
@@ -313,4 +314,59 @@ func TestSIGTERMDrains(t *testing.T) {
 		t.Fatal("did not exit within 5 s of SIGTERM")
 	}
 	assert.Contains(t, p.Output(), "drained")
+}
+
+// TestWebPage: headless Chromium opens the demo page, served on a second
+// origin, and clicks through it; the page calls the server across origins
+// with the Connect protocol.
+func TestWebPage(t *testing.T) {
+	b := browser.New(t)
+	p := startProcess(t, "-web-addr", "127.0.0.1:0")
+	var page string
+	for _, line := range strings.Split(p.Output(), "\n") {
+		if rest, ok := strings.CutPrefix(line, "demo web page: "); ok {
+			page = rest
+		}
+	}
+	assert.True(t, page != "", p.Output())
+	got := browser.Eval[[]string](t, b, page, `(async () => {
+	  const out = [];
+	  const wait = async (prev) => {
+	    for (let i = 0; i < 200; i++) {
+	      const t = document.getElementById("result").textContent;
+	      if (t !== prev && t !== "…") return t;
+	      await new Promise(r => setTimeout(r, 25));
+	    }
+	    return "timeout";
+	  };
+	  document.getElementById("name").value = "Ada";
+	  document.getElementById("greet").click();
+	  out.push(await wait(""));
+	  document.getElementById("stream").click();
+	  out.push(await wait(out[0]));
+	  document.getElementById("name").value = "";
+	  document.getElementById("greet").click();
+	  out.push(await wait(out[1]));
+	  return out;
+	})()`)
+	assert.Equal(t, len(got), 3, got)
+	assert.Equal(t, got[0], "Hello, Ada!")
+	assert.Contains(t, got[1], "Hello, Ada! Good to see you, Ada. Goodbye, Ada!")
+	assert.True(t, got[2] != "timeout" && got[2] != "Hello, !", got[2])
+}
+
+// TestValidation: a name outside 1 to 100 characters is InvalidArgument
+// with a Violations detail, in every protocol.
+func TestValidation(t *testing.T) {
+	p := startProcess(t)
+	forEachClient(t, func(t *testing.T, proto testkit.Protocol, h2c bool) {
+		client := p.greetClient(t, proto, h2c, true)
+		for _, name := range []string{"", strings.Repeat("x", 101)} {
+			_, err := client.Greet(context.Background(), connect.NewRequest(&greetv1.GreetRequest{Name: name}))
+			assert.Code(t, err, connect.CodeInvalidArgument)
+			var cerr *connect.Error
+			assert.True(t, errors.As(err, &cerr) && len(cerr.Details()) == 1, err)
+			assert.Equal(t, cerr.Details()[0].Type(), "buf.validate.Violations")
+		}
+	})
 }

@@ -10,6 +10,9 @@
 //	-token T            bearer token GreetService calls need (default: random, printed)
 //	-cors-origin ORIGIN the one browser origin allowed (default: none)
 //	-rate R -burst B    requests per second and burst per authenticated client
+//	-web-addr host:port also serve a demo web page there, a second origin that
+//	                    calls the server from the browser (its origin is the
+//	                    one allowed unless -cors-origin says otherwise)
 //
 // On SIGTERM or SIGINT it drains: in-flight calls finish, then it exits 0.
 package main
@@ -33,6 +36,7 @@ import (
 
 	"github.com/connectware/connectware/cors"
 	"github.com/connectware/connectware/examples/gen/greet/v1/greetv1connect"
+	"github.com/connectware/connectware/validate"
 )
 
 func main() {
@@ -52,6 +56,7 @@ type config struct {
 	rate       float64
 	burst      int
 	drain      time.Duration
+	webAddr    string
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -63,6 +68,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.corsOrigin, "cors-origin", "", "the one browser origin allowed to call across origins (default: none)")
 	fs.Float64Var(&cfg.rate, "rate", 20, "requests per second per authenticated client")
 	fs.IntVar(&cfg.burst, "burst", 40, "burst per authenticated client")
+	fs.StringVar(&cfg.webAddr, "web-addr", "", "also serve a demo web page on this address, allowed by CORS (default: off)")
 	fs.DurationVar(&cfg.drain, "drain", 4*time.Second, "how long in-flight calls may take to finish on shutdown")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -87,16 +93,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	baseURL := "http://" + ln.Addr().String()
+	var webLn net.Listener
+	if cfg.webAddr != "" {
+		if webLn, err = net.Listen("tcp", cfg.webAddr); err != nil {
+			return err
+		}
+		defer webLn.Close()
+		if cfg.corsOrigin == "" {
+			cfg.corsOrigin = "http://" + webLn.Addr().String()
+		}
+	}
 	app, err := newApp(cfg)
 	if err != nil {
 		return err
 	}
 	defer app.Close()
-
-	ln, err := net.Listen("tcp", cfg.addr)
-	if err != nil {
-		return err
-	}
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
@@ -107,10 +124,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 	}
-	printUsage(stdout, "http://"+ln.Addr().String(), cfg)
+	webURL := ""
+	if webLn != nil {
+		webURL = "http://" + webLn.Addr().String()
+	}
+	printUsage(stdout, baseURL, webURL, cfg)
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	var webSrv *http.Server
+	if webLn != nil {
+		webSrv = &http.Server{Handler: webHandler(baseURL, cfg.token), ReadHeaderTimeout: 10 * time.Second}
+		go func() { errc <- webSrv.Serve(webLn) }()
+	}
 	select {
 	case err := <-errc:
 		return err
@@ -121,6 +147,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	app.drain()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.drain)
 	defer cancel()
+	if webSrv != nil {
+		_ = webSrv.Shutdown(shutdownCtx)
+	}
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		_ = srv.Close()
 		return fmt.Errorf("drain: %w", err)
@@ -158,6 +187,8 @@ const (
 func newApp(cfg config) (*app, error) {
 	a := &app{}
 	handlerOpts := []connect.HandlerOption{
+		// Validation runs last, right before the handler.
+		connect.WithInterceptors(validate.NewInterceptor()),
 		connect.WithReadMaxBytes(readMaxBytes),
 		connect.WithSendMaxBytes(sendMaxBytes),
 		connect.WithCompressMinBytes(compressMinBytes),
@@ -179,10 +210,13 @@ func newApp(cfg config) (*app, error) {
 	return a, nil
 }
 
-func printUsage(w io.Writer, base string, cfg config) {
+func printUsage(w io.Writer, base, webURL string, cfg config) {
 	host := base[len("http://"):]
-	fmt.Fprintf(w, `connectware demo server listening on %[1]s (HTTP/1.1 and h2c)
-bearer token: %[2]s
+	fmt.Fprintf(w, "connectware demo server listening on %s (HTTP/1.1 and h2c)\n", base)
+	if webURL != "" {
+		fmt.Fprintf(w, "demo web page: %s\n", webURL)
+	}
+	fmt.Fprintf(w, `bearer token: %[2]s
 
 Call it:
   curl -sS -H 'Authorization: Bearer %[2]s' -H 'Content-Type: application/json' \
