@@ -1,0 +1,54 @@
+package grpcreflect
+
+import (
+	_ "embed" // for the built-in descriptors
+	"errors"
+	"sync"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
+)
+
+// builtinDescriptors is a FileDescriptorSet of grpc/health/v1/health.proto,
+// grpc/reflection/v1/reflection.proto and
+// grpc/reflection/v1alpha/reflection.proto (see gen.go). connect-go
+// packages serve these services without registering their upstream names,
+// which belong to grpc-go, so reflection falls back on these copies.
+//
+//go:embed services.binpb
+var builtinDescriptors []byte
+
+var builtinFiles = sync.OnceValue(func() protodesc.Resolver {
+	var set descriptorpb.FileDescriptorSet
+	if err := proto.Unmarshal(builtinDescriptors, &set); err != nil {
+		return new(protoregistry.Files)
+	}
+	files, err := protodesc.NewFiles(&set)
+	if err != nil {
+		return new(protoregistry.Files)
+	}
+	return files
+})
+
+// defaultResolver resolves from protoregistry.GlobalFiles, then from the
+// built-in health and reflection descriptors.
+type defaultResolver struct{}
+
+func (defaultResolver) FindFileByPath(path string) (protoreflect.FileDescriptor, error) {
+	fd, err := protoregistry.GlobalFiles.FindFileByPath(path)
+	if errors.Is(err, protoregistry.NotFound) {
+		return builtinFiles().FindFileByPath(path)
+	}
+	return fd, err
+}
+
+func (defaultResolver) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
+	desc, err := protoregistry.GlobalFiles.FindDescriptorByName(name)
+	if errors.Is(err, protoregistry.NotFound) {
+		return builtinFiles().FindDescriptorByName(name)
+	}
+	return desc, err
+}
