@@ -1,0 +1,317 @@
+package otelconnect
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"connectrpc.com/connect"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	oldsemconv "go.opentelemetry.io/otel/semconv/v1.37.0"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/protobuf/proto"
+)
+
+// Span start options shared by every call.
+var (
+	serverSpanKind = trace.WithSpanKind(trace.SpanKindServer)
+	clientSpanKind = trace.WithSpanKind(trace.SpanKindClient)
+	newRootSpan    = trace.WithNewRoot()
+	clientStart    = []trace.SpanStartOption{clientSpanKind}
+	sentEvent      = oldsemconv.RPCMessageTypeSent
+	receivedEvent  = oldsemconv.RPCMessageTypeReceived
+)
+
+// side is one side (handler or client) of an interceptor: its
+// configuration, instruments and attribute cache. Everything in it is
+// immutable after construction except the cache.
+type side struct {
+	cfg      *config
+	isClient bool
+	conv     Conventions
+	tracer   trace.Tracer
+	tracing  bool // the tracer is not a no-op
+	metrics  bool // the meter is not a no-op
+	// wrapMessages is whether messages are observed: for the old size and
+	// count histograms, or for message events.
+	wrapMessages bool
+	inst         instruments
+	spanKind     trace.SpanStartOption
+	cache        entryCache
+}
+
+// call is the state of one call, from start to end. Its finish methods
+// record the call's span and metrics.
+type call struct {
+	side     *side
+	entry    *entry
+	start    time.Time
+	span     trace.Span      // nil without tracing
+	ctx      context.Context // the call's context, with its span
+	lctx     labelerContext  // the context carrying own, when needed
+	own      Labeler         // the call's Labeler, unless the context had one
+	opts     [6]trace.SpanStartOption
+	labeler  *Labeler
+	ended    atomic.Bool
+	sent     atomic.Int64
+	received atomic.Int64
+	mu       sync.Mutex
+	err      error // the last Send or Receive error but io.EOF (client streams)
+}
+
+// withLabeler returns ctx with a Labeler: the one it has, or the call's.
+func (c *call) withLabeler(ctx context.Context) context.Context {
+	if l, ok := ctx.Value(labelerContextKey{}).(*Labeler); ok {
+		c.labeler = l
+		return ctx
+	}
+	c.labeler = &c.own
+	c.lctx = labelerContext{Context: ctx, labeler: &c.own}
+	return &c.lctx
+}
+
+// beginServer starts recording a call a handler serves.
+func (s *side) beginServer(ctx context.Context, spec connect.Spec, protocol, peerAddr string, header http.Header) (context.Context, *call) {
+	c := &call{side: s, start: s.cfg.now()}
+	c.entry = s.entry(spec, systemOf(protocol, s.cfg.rpcSystem), "")
+	ctx = c.withLabeler(ctx)
+	remote := trace.SpanContextFromContext(ctx).IsValid()
+	if !remote {
+		ctx = s.cfg.propagator.Extract(ctx, propagation.HeaderCarrier(header))
+	}
+	if s.tracing {
+		opts := append(c.opts[:0], c.entry.startOptions...)
+		if !remote && !s.cfg.trustRemote {
+			// Without a remote parent the span is a new root anyway.
+			if link := trace.LinkFromContext(ctx); link.SpanContext.IsValid() {
+				opts = append(opts, newRootSpan, trace.WithLinks(link))
+			}
+		}
+		if extra := s.extraStartAttributes(spec, c.entry.key.system, header, peerAddr); len(extra) > 0 {
+			opts = append(opts, trace.WithAttributes(extra...))
+		}
+		ctx, c.span = s.tracer.Start(ctx, c.entry.name, opts...)
+	}
+	c.ctx = ctx
+	c.addActive(1)
+	return ctx, c
+}
+
+// beginClient starts recording a call a client makes whose protocol and
+// server address are known (unary calls), and injects the trace context
+// into header.
+func (s *side) beginClient(ctx context.Context, spec connect.Spec, protocol, address string, header http.Header) (context.Context, *call) {
+	c := &call{side: s, start: s.cfg.now()}
+	c.entry = s.entry(spec, systemOf(protocol, s.cfg.rpcSystem), address)
+	ctx = c.withLabeler(ctx)
+	if s.tracing {
+		opts := append(c.opts[:0], c.entry.startOptions...)
+		if extra := s.extraStartAttributes(spec, c.entry.key.system, header, ""); len(extra) > 0 {
+			opts = append(opts, trace.WithAttributes(extra...))
+		}
+		ctx, c.span = s.tracer.Start(ctx, c.entry.name, opts...)
+	}
+	s.cfg.propagator.Inject(ctx, propagation.HeaderCarrier(header))
+	c.ctx = ctx
+	c.addActive(1)
+	return ctx, c
+}
+
+// beginClientStream starts recording a client stream before it opens: its
+// protocol and address are only known after, and bind sets them.
+func (s *side) beginClientStream(ctx context.Context, spec connect.Spec) (context.Context, *call) {
+	c := &call{side: s, start: s.cfg.now()}
+	ctx = c.withLabeler(ctx)
+	if s.tracing {
+		ctx, c.span = s.tracer.Start(ctx, procedureName(spec.Procedure), clientStart...)
+	}
+	c.ctx = ctx
+	return ctx, c
+}
+
+// bind completes beginClientStream once the stream is open, and injects
+// the trace context into the request header.
+func (c *call) bind(spec connect.Spec, protocol, address string, header http.Header) {
+	s := c.side
+	c.entry = s.entry(spec, systemOf(protocol, s.cfg.rpcSystem), address)
+	if c.span != nil && c.span.IsRecording() {
+		c.span.SetAttributes(c.entry.spanAttributes...)
+	}
+	s.cfg.propagator.Inject(c.ctx, propagation.HeaderCarrier(header))
+	c.addActive(1)
+}
+
+// extraStartAttributes are the span attributes that vary per call: the
+// captured request headers and, on handlers that ask for them, the peer's
+// address.
+func (s *side) extraStartAttributes(spec connect.Spec, system rpcSystem, header http.Header, peerAddr string) []attribute.KeyValue {
+	if len(s.cfg.requestHeaderKeys) == 0 && (!s.cfg.serverPeerAttributes || peerAddr == "") {
+		return nil
+	}
+	attrs := appendHeaderAttributes(nil, header, s.cfg.requestHeaderKeys, "request", s.conv, system)
+	if s.cfg.serverPeerAttributes && peerAddr != "" {
+		start := len(attrs)
+		if s.conv.current() {
+			attrs = appendAddress(attrs, peerAddr, semconv.NetworkPeerAddressKey, semconv.NetworkPeerPortKey)
+		}
+		if s.conv.old() {
+			attrs = appendAddress(attrs, peerAddr, oldPeerNameKey, oldPeerPortKey)
+		}
+		attrs = append(attrs[:start], filterAttributes(spec, attrs[start:], s.cfg.attributeFilter, s.cfg.spanAttributeFilter)...)
+	}
+	return attrs
+}
+
+func (c *call) addActive(delta int64) {
+	s := c.side
+	if !s.metrics {
+		return
+	}
+	if s.inst.active != nil {
+		s.inst.active.Add(c.ctx, delta, c.entry.activeOptions...)
+	} else if s.inst.oldActive != nil {
+		s.inst.oldActive.Add(c.ctx, delta, c.entry.activeOptions...)
+	}
+}
+
+// setError keeps a Send or Receive error of a client stream.
+func (c *call) setError(err error) {
+	if err == nil || errors.Is(err, io.EOF) {
+		return
+	}
+	c.mu.Lock()
+	c.err = err
+	c.mu.Unlock()
+}
+
+func (c *call) lastError() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// message observes a message sent or received: the old size histograms and
+// the message events.
+func (c *call) message(sent bool, msg any) {
+	s := c.side
+	var id int64
+	if sent {
+		id = c.sent.Add(1)
+	} else {
+		id = c.received.Add(1)
+	}
+	events := s.cfg.messageEvents && c.span != nil && c.span.IsRecording()
+	sizes := s.metrics && s.inst.requestSize != nil
+	if !events && !sizes {
+		return
+	}
+	size := 0
+	if m, ok := msg.(proto.Message); ok {
+		size = proto.Size(m)
+	}
+	if sizes {
+		h := s.inst.responseSize
+		if sent == s.isClient { // clients send requests, handlers receive them
+			h = s.inst.requestSize
+		}
+		h.Record(c.ctx, int64(size), c.entry.oldSizeOptions...)
+	}
+	if events {
+		kind := receivedEvent
+		if sent {
+			kind = sentEvent
+		}
+		c.span.AddEvent("message", trace.WithAttributes(
+			kind,
+			oldsemconv.RPCMessageIDKey.Int64(id),
+			oldsemconv.RPCMessageUncompressedSizeKey.Int(size),
+		))
+	}
+}
+
+// finish records the end of the call: its span attributes and status, the
+// span's end, and its metrics. requestHeader, when not nil, is captured now
+// (client streams); responseHeader, when not nil, is captured too.
+func (c *call) finish(o outcome, err error, requestHeader, responseHeader http.Header) {
+	s := c.side
+	oe := c.entry.outcome(o)
+	if c.span != nil {
+		if c.span.IsRecording() {
+			c.span.SetAttributes(oe.spanAttributes...)
+			if len(s.cfg.requestHeaderKeys) > 0 && requestHeader != nil {
+				c.span.SetAttributes(appendHeaderAttributes(nil, requestHeader, s.cfg.requestHeaderKeys, "request", s.conv, c.entry.key.system)...)
+			}
+			if len(s.cfg.responseHeaderKeys) > 0 && responseHeader != nil {
+				c.span.SetAttributes(appendHeaderAttributes(nil, responseHeader, s.cfg.responseHeaderKeys, "response", s.conv, c.entry.key.system)...)
+			}
+			if o.spanStatus(s.isClient) == codes.Error {
+				c.span.SetStatus(codes.Error, errorMessage(err))
+			}
+		}
+		c.span.End()
+	}
+	if s.metrics {
+		c.record(oe)
+	}
+	c.addActive(-1)
+}
+
+// record records the call's metrics.
+func (c *call) record(oe *outcomeEntry) {
+	s := c.side
+	elapsed := s.cfg.now().Sub(c.start)
+	labeled := !c.labeler.empty()
+	if s.inst.duration != nil {
+		opts := oe.recordOptions
+		if labeled {
+			opts = c.labeledOptions(oe.metricAttributes)
+		}
+		s.inst.duration.Record(c.ctx, elapsed.Seconds(), opts...)
+	}
+	if s.inst.oldDuration != nil {
+		opts := oe.oldRecordOptions
+		if labeled {
+			opts = c.labeledOptions(oe.oldMetricAttributes)
+		}
+		s.inst.oldDuration.Record(c.ctx, float64(elapsed)/float64(time.Millisecond), opts...)
+		requests, responses := c.received.Load(), c.sent.Load()
+		if s.isClient {
+			requests, responses = responses, requests
+		}
+		s.inst.requestsPerRPC.Record(c.ctx, requests, opts...)
+		s.inst.responsesPerRPC.Record(c.ctx, responses, opts...)
+	}
+}
+
+func (c *call) labeledOptions(base []attribute.KeyValue) []metric.RecordOption {
+	attrs := c.labeler.appendTo(append(make([]attribute.KeyValue, 0, len(base)+4), base...))
+	return []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(attrs...))}
+}
+
+// endOnce ends a client stream exactly once. When user is true, the
+// caller's goroutine owns the stream and its headers can be read.
+func (c *call) endOnce(conn connect.StreamingClientConn, user bool) {
+	if !c.ended.CompareAndSwap(false, true) {
+		return
+	}
+	err := c.lastError()
+	o := outcomeOf(err)
+	if err == nil && !user {
+		// Abandoned: the context ended before the stream did.
+		o = outcomeOfContext(c.ctx)
+		err = c.ctx.Err()
+	}
+	if user {
+		c.finish(o, err, conn.RequestHeader(), conn.ResponseHeader())
+		return
+	}
+	c.finish(o, err, nil, nil)
+}

@@ -1,0 +1,72 @@
+package otelconnect
+
+import "strings"
+
+// Conventions selects which semantic conventions the interceptor emits.
+type Conventions int
+
+const (
+	// ConventionsFromEnv reads OTEL_SEMCONV_STABILITY_OPT_IN, as otelgrpc
+	// does: "rpc/dup" selects [ConventionsDup], "rpc/old" [ConventionsOld],
+	// anything else (including "rpc" and nothing) [ConventionsCurrent]. It
+	// is the default.
+	ConventionsFromEnv Conventions = iota
+	// ConventionsCurrent emits the current RPC conventions (semconv v1.43),
+	// as connectrpc.com/otelconnect v0.12 does.
+	ConventionsCurrent
+	// ConventionsOld emits the conventions of connectrpc.com/otelconnect up
+	// to v0.9: rpc.server.duration and rpc.client.duration in milliseconds,
+	// the request and response size and messages-per-RPC histograms,
+	// rpc.system ("grpc" or "connect_rpc"), rpc.service and the short
+	// rpc.method, rpc.grpc.status_code or rpc.connect_rpc.error_code, and
+	// net.peer.name and net.peer.port.
+	ConventionsOld
+	// ConventionsDup emits both: the current and old metrics side by side,
+	// and spans with the attributes of both (the fully-qualified rpc.method
+	// wins), so dashboards can move without a gap.
+	ConventionsDup
+)
+
+// semconvOptIn is the environment variable [ConventionsFromEnv] reads.
+const semconvOptIn = "OTEL_SEMCONV_STABILITY_OPT_IN"
+
+// resolve turns ConventionsFromEnv into a concrete choice, reading the
+// environment through getenv.
+func (c Conventions) resolve(getenv func(string) string) Conventions {
+	switch c {
+	case ConventionsCurrent, ConventionsOld, ConventionsDup:
+		return c
+	}
+	return parseOptIn(getenv(semconvOptIn))
+}
+
+// parseOptIn parses a comma-separated OTEL_SEMCONV_STABILITY_OPT_IN value.
+// "rpc/dup" wins over "rpc/old", which wins over everything else.
+func parseOptIn(value string) Conventions {
+	result := ConventionsCurrent
+	for part := range strings.SplitSeq(value, ",") {
+		switch strings.TrimSpace(part) {
+		case "rpc/dup":
+			return ConventionsDup
+		case "rpc/old":
+			result = ConventionsOld
+		}
+	}
+	return result
+}
+
+func (c Conventions) current() bool { return c == ConventionsCurrent || c == ConventionsDup }
+func (c Conventions) old() bool     { return c == ConventionsOld || c == ConventionsDup }
+
+// String names the conventions as OTEL_SEMCONV_STABILITY_OPT_IN does.
+func (c Conventions) String() string {
+	switch c {
+	case ConventionsCurrent:
+		return "rpc"
+	case ConventionsOld:
+		return "rpc/old"
+	case ConventionsDup:
+		return "rpc/dup"
+	}
+	return "env"
+}

@@ -1,0 +1,173 @@
+package otelconnect
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"connectrpc.com/connect"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// entryKey identifies the calls that share attributes: same procedure, RPC
+// system and (on clients) server address.
+type entryKey struct {
+	procedure string
+	address   string
+	system    rpcSystem
+}
+
+// entry holds everything about a procedure that does not change from call
+// to call, computed once: the span name, the span start options, the metric
+// attribute sets and their record options, one per outcome.
+type entry struct {
+	side *side
+	spec connect.Spec
+	name string
+	key  entryKey
+	// spanAttributes are the request attributes of spans.
+	spanAttributes []attribute.KeyValue
+	// startOptions start a span: its kind and spanAttributes.
+	startOptions []trace.SpanStartOption
+	// metricAttributes are the request attributes of the current (and old)
+	// metrics, for the in-flight counter and to merge a Labeler's.
+	metricAttributes    []attribute.KeyValue
+	oldMetricAttributes []attribute.KeyValue
+	activeOptions       []metric.AddOption
+	// oldSizeOptions record the old size histograms, which have the request
+	// attributes only.
+	oldSizeOptions []metric.RecordOption
+	outcomes       [numOutcomes]atomic.Pointer[outcomeEntry]
+}
+
+// outcomeEntry holds a procedure's attributes for one outcome.
+type outcomeEntry struct {
+	// spanAttributes are set on the span when the call ends.
+	spanAttributes []attribute.KeyValue
+	// metricAttributes are the complete attributes of the current metrics,
+	// and recordOptions records them.
+	metricAttributes []attribute.KeyValue
+	recordOptions    []metric.RecordOption
+	// oldMetricAttributes and oldRecordOptions are those of the old
+	// metrics.
+	oldMetricAttributes []attribute.KeyValue
+	oldRecordOptions    []metric.RecordOption
+}
+
+// maxEntries bounds the cache: past it, entries are computed per call and
+// not kept (a client calling ever new addresses, say).
+const maxEntries = 4096
+
+// entryCache maps entryKey to *entry. Reads are lock-free: the map is
+// replaced, never changed, under mu.
+type entryCache struct {
+	mu      sync.Mutex
+	entries atomic.Pointer[map[entryKey]*entry]
+}
+
+func (c *entryCache) load(key entryKey) *entry {
+	if m := c.entries.Load(); m != nil {
+		return (*m)[key]
+	}
+	return nil
+}
+
+func (c *entryCache) store(key entryKey, e *entry) *entry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.entries.Load()
+	var size int
+	if old != nil {
+		if existing, ok := (*old)[key]; ok {
+			return existing
+		}
+		size = len(*old)
+	}
+	if size >= maxEntries {
+		return e
+	}
+	m := make(map[entryKey]*entry, size+1)
+	if old != nil {
+		for k, v := range *old {
+			m[k] = v
+		}
+	}
+	m[key] = e
+	c.entries.Store(&m)
+	return e
+}
+
+// entry returns the entry of a call, computing it on first use.
+func (s *side) entry(spec connect.Spec, system rpcSystem, address string) *entry {
+	if !s.isClient {
+		address = ""
+	}
+	key := entryKey{procedure: spec.Procedure, address: address, system: system}
+	if e := s.cache.load(key); e != nil {
+		return e
+	}
+	return s.cache.store(key, s.newEntry(key, spec))
+}
+
+func (s *side) newEntry(key entryKey, spec connect.Spec) *entry {
+	cfg := s.cfg
+	e := &entry{side: s, spec: spec, key: key, name: procedureName(key.procedure)}
+	var spanAttrs []attribute.KeyValue
+	if s.conv.current() {
+		e.metricAttributes = filterAttributes(spec, requestAttributes(key.system, e.name, s.isClient, key.address), cfg.attributeFilter, cfg.metricAttributeFilter)
+		spanAttrs = requestAttributes(key.system, e.name, s.isClient, key.address)
+	}
+	if s.conv.old() {
+		e.oldMetricAttributes = filterAttributes(spec, oldRequestAttributes(key.system, e.name, s.isClient, key.address), cfg.attributeFilter, cfg.metricAttributeFilter)
+		spanAttrs = mergeSpanAttributes(oldRequestAttributes(key.system, e.name, s.isClient, key.address), spanAttrs)
+	}
+	e.spanAttributes = filterAttributes(spec, spanAttrs, cfg.attributeFilter, cfg.spanAttributeFilter)
+	e.startOptions = []trace.SpanStartOption{s.spanKind, trace.WithAttributes(e.spanAttributes...)}
+	if s.conv.old() {
+		e.oldSizeOptions = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(e.oldMetricAttributes...))}
+	}
+	switch {
+	case s.conv.current():
+		e.activeOptions = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(e.metricAttributes...))}
+	case s.conv.old():
+		e.activeOptions = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(e.oldMetricAttributes...))}
+	}
+	return e
+}
+
+// outcome returns the attributes of the entry's calls that end with o.
+func (e *entry) outcome(o outcome) *outcomeEntry {
+	if oe := e.outcomes[o].Load(); oe != nil {
+		return oe
+	}
+	oe := e.newOutcome(o)
+	if e.outcomes[o].CompareAndSwap(nil, oe) {
+		return oe
+	}
+	return e.outcomes[o].Load()
+}
+
+func (e *entry) newOutcome(o outcome) *outcomeEntry {
+	s, cfg := e.side, e.side.cfg
+	oe := &outcomeEntry{}
+	var spanAttrs []attribute.KeyValue
+	if s.conv.current() {
+		status := statusAttributes(o)
+		attrs := append(append(make([]attribute.KeyValue, 0, len(e.metricAttributes)+len(status)), e.metricAttributes...),
+			filterAttributes(e.spec, statusAttributes(o), cfg.attributeFilter, cfg.metricAttributeFilter)...)
+		oe.metricAttributes = attrs
+		oe.recordOptions = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(attrs...))}
+		spanAttrs = status
+	}
+	if s.conv.old() {
+		status := oldStatusAttributes(e.key.system, o)
+		attrs := append(append(make([]attribute.KeyValue, 0, len(e.oldMetricAttributes)+len(status)), e.oldMetricAttributes...),
+			filterAttributes(e.spec, oldStatusAttributes(e.key.system, o), cfg.attributeFilter, cfg.metricAttributeFilter)...)
+		oe.oldMetricAttributes = attrs
+		oe.oldRecordOptions = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(attrs...))}
+		spanAttrs = mergeSpanAttributes(status, spanAttrs)
+	}
+	oe.spanAttributes = filterAttributes(e.spec, spanAttrs, cfg.attributeFilter, cfg.spanAttributeFilter)
+	return oe
+}

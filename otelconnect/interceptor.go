@@ -1,0 +1,248 @@
+package otelconnect
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"connectrpc.com/connect"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+)
+
+const (
+	instrumentationName = "github.com/connectware/connectware/otelconnect"
+	// instrumentationVersion is reported as the scope version.
+	instrumentationVersion = "semver:0.1.0"
+)
+
+// Interceptor is a [connect.Interceptor] that adds OpenTelemetry tracing and
+// metrics to connect-go handlers and clients. Use one Interceptor for both:
+// it tells them apart by the call's [connect.Spec]. It is safe for
+// concurrent use.
+type Interceptor struct {
+	client *side
+	server *side
+}
+
+var _ connect.Interceptor = (*Interceptor)(nil)
+
+// NewInterceptor returns an [Interceptor] configured by options. Without
+// options it uses the global tracer provider, meter provider and propagator
+// of [go.opentelemetry.io/otel]. It fails only when an instrument cannot be
+// created.
+func NewInterceptor(options ...Option) (*Interceptor, error) {
+	cfg := &config{
+		now:         time.Now,
+		conventions: ConventionsFromEnv,
+	}
+	for _, option := range options {
+		option.apply(cfg)
+	}
+	if cfg.tracerProvider == nil {
+		cfg.tracerProvider = otel.GetTracerProvider()
+	}
+	if cfg.meterProvider == nil {
+		cfg.meterProvider = otel.GetMeterProvider()
+	}
+	if cfg.propagator == nil {
+		cfg.propagator = otel.GetTextMapPropagator()
+	}
+	cfg.conventions = cfg.conventions.resolve(os.Getenv)
+	tracer := cfg.tracerProvider.Tracer(instrumentationName, trace.WithInstrumentationVersion(instrumentationVersion))
+	meter := cfg.meterProvider.Meter(instrumentationName, metric.WithInstrumentationVersion(instrumentationVersion))
+	client, err := newSide(cfg, true, tracer, meter)
+	if err != nil {
+		return nil, fmt.Errorf("otelconnect: client instruments: %w", err)
+	}
+	server, err := newSide(cfg, false, tracer, meter)
+	if err != nil {
+		return nil, fmt.Errorf("otelconnect: handler instruments: %w", err)
+	}
+	return &Interceptor{client: client, server: server}, nil
+}
+
+func newSide(cfg *config, isClient bool, tracer trace.Tracer, meter metric.Meter) (*side, error) {
+	_, noopTracer := tracer.(tracenoop.Tracer)
+	_, noopMeter := cfg.meterProvider.(metricnoop.MeterProvider)
+	s := &side{
+		cfg:      cfg,
+		isClient: isClient,
+		conv:     cfg.conventions,
+		tracer:   tracer,
+		tracing:  !noopTracer,
+		metrics:  !noopMeter,
+		spanKind: serverSpanKind,
+	}
+	if isClient {
+		s.spanKind = clientSpanKind
+	}
+	s.wrapMessages = cfg.conventions.old() && s.metrics || cfg.messageEvents && s.tracing
+	var err error
+	s.inst, err = newInstruments(meter, isClient, cfg.conventions, cfg.inFlight, cfg.durationOptions)
+	return s, err
+}
+
+// WrapUnary records unary calls, on clients and handlers.
+func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		spec := req.Spec()
+		s := i.server
+		if spec.IsClient {
+			s = i.client
+		}
+		if s.cfg.filter != nil && !s.cfg.filter(ctx, spec) {
+			return next(ctx, req)
+		}
+		peer := req.Peer()
+		var c *call
+		if spec.IsClient {
+			ctx, c = s.beginClient(ctx, spec, peer.Protocol, peer.Addr, req.Header())
+		} else {
+			ctx, c = s.beginServer(ctx, spec, peer.Protocol, peer.Addr, req.Header())
+		}
+		if s.wrapMessages {
+			c.message(spec.IsClient, req.Any())
+		}
+		res, err := next(ctx, req)
+		var resHeader http.Header
+		if err == nil && res != nil {
+			resHeader = res.Header()
+			if s.wrapMessages {
+				c.message(!spec.IsClient, res.Any())
+			}
+			if !spec.IsClient && s.cfg.propagateResponse {
+				s.cfg.propagator.Inject(ctx, propagation.HeaderCarrier(resHeader))
+			}
+		}
+		c.finish(outcomeOf(err), err, nil, resHeader)
+		return res, err
+	}
+}
+
+// WrapStreamingHandler records streaming calls on handlers.
+func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
+		s := i.server
+		spec := conn.Spec()
+		if s.cfg.filter != nil && !s.cfg.filter(ctx, spec) {
+			return next(ctx, conn)
+		}
+		peer := conn.Peer()
+		ctx, c := s.beginServer(ctx, spec, peer.Protocol, peer.Addr, conn.RequestHeader())
+		if s.cfg.propagateResponse && c.span != nil {
+			s.cfg.propagator.Inject(ctx, propagation.HeaderCarrier(conn.ResponseHeader()))
+		}
+		var err error
+		if s.wrapMessages {
+			err = next(ctx, &handlerConn{StreamingHandlerConn: conn, call: c})
+		} else {
+			// Without message observers, messages pass untouched: no
+			// cost per message.
+			err = next(ctx, conn)
+		}
+		c.finish(outcomeOf(err), err, nil, conn.ResponseHeader())
+		return err
+	}
+}
+
+// WrapStreamingClient records streaming calls on clients. A call ends at the
+// first Receive error (io.EOF included), at CloseResponse, or when its
+// context ends, whichever comes first; it is recorded exactly once.
+func (i *Interceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
+		s := i.client
+		if s.cfg.filter != nil && !s.cfg.filter(ctx, spec) {
+			return next(ctx, spec)
+		}
+		ctx, c := s.beginClientStream(ctx, spec)
+		conn := next(ctx, spec)
+		peer := conn.Peer()
+		c.bind(spec, peer.Protocol, peer.Addr, conn.RequestHeader())
+		cc := &clientConn{StreamingClientConn: conn, call: c}
+		if ctx.Done() != nil {
+			cc.stop = context.AfterFunc(ctx, cc.abandon)
+		}
+		return cc
+	}
+}
+
+// handlerConn observes the messages of a handler stream.
+type handlerConn struct {
+	connect.StreamingHandlerConn
+	call *call
+}
+
+func (h *handlerConn) Receive(msg any) error {
+	err := h.StreamingHandlerConn.Receive(msg)
+	if err == nil {
+		h.call.message(false, msg)
+	}
+	return err
+}
+
+func (h *handlerConn) Send(msg any) error {
+	err := h.StreamingHandlerConn.Send(msg)
+	if err == nil {
+		h.call.message(true, msg)
+	}
+	return err
+}
+
+// clientConn ends a client stream's recording.
+type clientConn struct {
+	connect.StreamingClientConn
+	call *call
+	stop func() bool // stops watching the context, or nil
+}
+
+func (c *clientConn) Send(msg any) error {
+	err := c.StreamingClientConn.Send(msg)
+	if err != nil {
+		c.call.setError(err)
+	} else if c.call.side.wrapMessages {
+		c.call.message(true, msg)
+	}
+	return err
+}
+
+func (c *clientConn) Receive(msg any) error {
+	err := c.StreamingClientConn.Receive(msg)
+	if err != nil {
+		c.call.setError(err)
+		c.end()
+		return err
+	}
+	if c.call.side.wrapMessages {
+		c.call.message(false, msg)
+	}
+	return nil
+}
+
+func (c *clientConn) CloseResponse() error {
+	err := c.StreamingClientConn.CloseResponse()
+	c.end()
+	return err
+}
+
+// end ends the call from the stream's own goroutine.
+func (c *clientConn) end() {
+	if c.call.ended.Load() {
+		return
+	}
+	if c.stop != nil {
+		c.stop()
+	}
+	c.call.endOnce(c.StreamingClientConn, true)
+}
+
+// abandon ends the call when its context ends first.
+func (c *clientConn) abandon() {
+	c.call.endOnce(c.StreamingClientConn, false)
+}
