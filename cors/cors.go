@@ -162,6 +162,10 @@ func New(origins []string, opts ...Option) (*CORS, error) {
 		options.AllowOriginRequestFunc = func(r *http.Request, origin string) bool {
 			return matcher.match(origin) || extra(r, origin)
 		}
+	case len(matcher.wildcards) == 0:
+		// Exact origins only: rs/cors's own list compares them the same
+		// way (without regard to case), on its fastest path.
+		options.AllowedOrigins = matcher.exactList()
 	default:
 		options.AllowOriginFunc = matcher.match
 	}
@@ -225,6 +229,15 @@ type originMatcher struct {
 type wildcard struct {
 	prefix string // "https://"
 	suffix string // ".example.com" or ".example.com:8443"
+}
+
+func (m *originMatcher) exactList() []string {
+	list := make([]string, 0, len(m.exact))
+	for o := range m.exact {
+		list = append(list, o)
+	}
+	slices.Sort(list)
+	return list
 }
 
 func (m *originMatcher) empty() bool {
