@@ -36,6 +36,8 @@ import (
 
 	"github.com/connectware/connectware/cors"
 	"github.com/connectware/connectware/examples/gen/greet/v1/greetv1connect"
+	"github.com/connectware/connectware/grpchealth"
+	"github.com/connectware/connectware/grpcreflect"
 	"github.com/connectware/connectware/validate"
 )
 
@@ -193,8 +195,23 @@ func newApp(cfg config) (*app, error) {
 		connect.WithSendMaxBytes(sendMaxBytes),
 		connect.WithCompressMinBytes(compressMinBytes),
 	}
-	mux := http.NewServeMux()
+	// grpcreflect.Mux records the services mounted on it, so reflection
+	// lists exactly what this server serves.
+	mux := grpcreflect.NewMux(http.NewServeMux())
 	mux.Handle(greetv1connect.NewGreetServiceHandler(&greeter{streamInterval: 50 * time.Millisecond}, handlerOpts...))
+
+	// Health: the whole server ("") and GreetService are SERVING until the
+	// drain on shutdown. Health and reflection need no credentials.
+	health := grpchealth.NewStaticChecker(greetv1connect.GreetServiceName)
+	infraOpts := []connect.HandlerOption{connect.WithReadMaxBytes(readMaxBytes)}
+	mux.Handle(grpchealth.NewHandler(health, infraOpts...))
+	mux.Handle("/healthz", health.LivenessHandler())
+	mux.Handle("/readyz", health.ReadinessHandler())
+	a.drainFn = append(a.drainFn, health.Shutdown)
+
+	reflector := grpcreflect.NewReflector(mux)
+	mux.Handle(grpcreflect.NewHandlerV1(reflector, infraOpts...))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector, infraOpts...))
 
 	var h http.Handler = mux
 	// CORS goes outermost, so browsers' preflights are answered before

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	reflectionalphapb "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
+
+	"github.com/connectware/connectware/grpchealth"
+	"github.com/connectware/connectware/grpcreflect"
+	"github.com/connectware/connectware/internal/assert"
+	"github.com/connectware/connectware/internal/testkit"
+)
+
+func (p *process) grpcConn(t *testing.T) *grpc.ClientConn {
+	t.Helper()
+	conn, err := grpc.NewClient("passthrough:///"+p.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	assert.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
+// TestHealthGRPCGo: grpc-go's health client, with no credentials.
+func TestHealthGRPCGo(t *testing.T) {
+	p := startProcess(t)
+	health := healthpb.NewHealthClient(p.grpcConn(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, svc := range []string{"", "greet.v1.GreetService"} {
+		res, err := health.Check(ctx, &healthpb.HealthCheckRequest{Service: svc})
+		assert.NoError(t, err, svc)
+		assert.Equal(t, res.GetStatus(), healthpb.HealthCheckResponse_SERVING, svc)
+	}
+	list, err := health.List(ctx, &healthpb.HealthListRequest{})
+	assert.NoError(t, err)
+	assert.Equal(t, list.GetStatuses()["greet.v1.GreetService"].GetStatus(), healthpb.HealthCheckResponse_SERVING)
+	watch, err := health.Watch(ctx, &healthpb.HealthCheckRequest{Service: "greet.v1.GreetService"})
+	assert.NoError(t, err)
+	first, err := watch.Recv()
+	assert.NoError(t, err)
+	assert.Equal(t, first.GetStatus(), healthpb.HealthCheckResponse_SERVING)
+}
+
+// TestHealthConnect: our health client in every protocol, HTTP/1.1 too.
+func TestHealthConnect(t *testing.T) {
+	p := startProcess(t)
+	forEachClient(t, func(t *testing.T, proto testkit.Protocol, h2c bool) {
+		hc := httpClient(h2c)
+		defer hc.CloseIdleConnections()
+		client := grpchealth.NewClient(hc, p.URL, proto.ClientOptions()...)
+		res, err := client.Check(context.Background(), &grpchealth.CheckRequest{Service: "greet.v1.GreetService"})
+		assert.NoError(t, err)
+		assert.Equal(t, res.Status, grpchealth.StatusServing)
+	})
+}
+
+func TestHTTPProbes(t *testing.T) {
+	p := startProcess(t)
+	for _, path := range []string{"/healthz", "/readyz"} {
+		res, err := http.Get(p.URL + path)
+		assert.NoError(t, err)
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		assert.Equal(t, res.StatusCode, http.StatusOK, path)
+		var got struct{ Status string }
+		assert.NoError(t, json.Unmarshal(body, &got), string(body))
+		assert.Equal(t, got.Status, "SERVING", path)
+	}
+}
+
+// TestReflection: grpc-go's reflection clients (v1 and v1alpha) list what is
+// mounted, sorted, and resolve GreetService with its validate.proto import;
+// our client does the same over the Connect protocol.
+func TestReflection(t *testing.T) {
+	p := startProcess(t)
+	want := []string{
+		"greet.v1.GreetService",
+		"grpc.health.v1.Health",
+		"grpc.reflection.v1.ServerReflection",
+		"grpc.reflection.v1alpha.ServerReflection",
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn := p.grpcConn(t)
+
+	stream, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
+	assert.NoError(t, err)
+	assert.NoError(t, stream.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}))
+	res, err := stream.Recv()
+	assert.NoError(t, err)
+	var got []string
+	for _, s := range res.GetListServicesResponse().GetService() {
+		got = append(got, s.GetName())
+	}
+	assert.Equal(t, got, want)
+	assert.NoError(t, stream.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_FileContainingSymbol{FileContainingSymbol: "greet.v1.GreetService"}}))
+	res, err = stream.Recv()
+	assert.NoError(t, err)
+	assert.True(t, len(res.GetFileDescriptorResponse().GetFileDescriptorProto()) >= 2, "greet.proto and its imports")
+
+	alpha, err := reflectionalphapb.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
+	assert.NoError(t, err)
+	assert.NoError(t, alpha.Send(&reflectionalphapb.ServerReflectionRequest{MessageRequest: &reflectionalphapb.ServerReflectionRequest_ListServices{}}))
+	alphaRes, err := alpha.Recv()
+	assert.NoError(t, err)
+	assert.Equal(t, len(alphaRes.GetListServicesResponse().GetService()), len(want))
+
+	hc := httpClient(true)
+	defer hc.CloseIdleConnections()
+	ours := grpcreflect.NewClient(hc, p.URL).NewStream(ctx)
+	names, err := ours.ListServices()
+	assert.NoError(t, err)
+	assert.Equal(t, len(names), len(want))
+	_, _ = ours.Close()
+}
+
+// TestDrainHealth: on SIGTERM a health watcher sees NOT_SERVING before the
+// process exits.
+func TestDrainHealth(t *testing.T) {
+	p := startProcess(t)
+	health := healthpb.NewHealthClient(p.grpcConn(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	watch, err := health.Watch(ctx, &healthpb.HealthCheckRequest{Service: ""})
+	assert.NoError(t, err)
+	first, err := watch.Recv()
+	assert.NoError(t, err)
+	assert.Equal(t, first.GetStatus(), healthpb.HealthCheckResponse_SERVING)
+	assert.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	next, err := watch.Recv()
+	assert.NoError(t, err)
+	assert.Equal(t, next.GetStatus(), healthpb.HealthCheckResponse_NOT_SERVING)
+}
