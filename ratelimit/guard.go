@@ -1,0 +1,195 @@
+package ratelimit
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"connectrpc.com/connect"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/protobuf/types/known/durationpb"
+)
+
+// maxKeyLen is the longest key passed to a Limiter as is; longer keys are
+// replaced by a digest.
+const maxKeyLen = 128
+
+// Stats counts decisions. On clients, Rejected counts the times a call had
+// to wait (or failed, with [WithClientNoWait]).
+type Stats struct {
+	// Allowed counts calls (and, with [WithMessageLimiter], messages) let
+	// through, not counting dry-run rejections.
+	Allowed uint64
+	// Rejected counts rejections, including those dry-run mode did not
+	// enforce.
+	Rejected uint64
+	// Errors counts the times a Limiter failed to decide.
+	Errors uint64
+}
+
+// outcome is what a decision means for the call.
+type outcome uint8
+
+const (
+	outcomeUnlimited   outcome = iota // no limiter or no key: not limited
+	outcomeAllowed                    // allowed (or dry run)
+	outcomeRejected                   // rejected: ResourceExhausted
+	outcomeUnavailable                // the limiter failed closed: Unavailable
+)
+
+// guard holds the decisions both placements share. It knows nothing of
+// connect-go's interceptor or handler types.
+type guard struct {
+	limiter  Limiter
+	cfg      config
+	allowed  atomic.Uint64
+	rejected atomic.Uint64
+	errs     atomic.Uint64
+	pool     sync.Pool
+}
+
+// scratch is per-decision memory, pooled so a decision does not allocate.
+type scratch struct {
+	buf  []byte
+	call Call
+}
+
+func newGuard(limiter Limiter, opts []Option) *guard {
+	g := &guard{limiter: limiter}
+	g.cfg.now = time.Now
+	for _, o := range opts {
+		o.apply(&g.cfg)
+	}
+	if g.cfg.key == nil {
+		g.cfg.key = KeyIP()
+	}
+	g.pool.New = func() any { return &scratch{buf: make([]byte, 0, 64)} }
+	return g
+}
+
+func (g *guard) get() *scratch { return g.pool.Get().(*scratch) }
+
+func (g *guard) put(s *scratch) {
+	s.call = Call{}
+	if cap(s.buf) <= 1024 {
+		g.pool.Put(s)
+	}
+}
+
+func (g *guard) stats() Stats {
+	return Stats{Allowed: g.allowed.Load(), Rejected: g.rejected.Load(), Errors: g.errs.Load()}
+}
+
+// limiterFor returns the limiter for procedure, or nil when it is not
+// limited.
+func (g *guard) limiterFor(procedure string) Limiter {
+	if g.cfg.procedures != nil {
+		if l, ok := g.cfg.procedures[procedure]; ok {
+			return l
+		}
+	}
+	return g.limiter
+}
+
+func (g *guard) cost(call *Call) int {
+	if g.cfg.cost == nil {
+		return 1
+	}
+	return max(g.cfg.cost(call), 0)
+}
+
+// decide keys s.call and asks lim to spend n tokens for it.
+func (g *guard) decide(s *scratch, lim Limiter, n int) (Decision, outcome) {
+	if lim == nil {
+		return Decision{}, outcomeUnlimited
+	}
+	key, ok := g.cfg.key(s.buf[:0], &s.call)
+	s.buf = key[:0]
+	if !ok {
+		return Decision{}, outcomeUnlimited
+	}
+	if len(key) > maxKeyLen {
+		sum := sha256.Sum256(key)
+		key = append(append(key[:0], '#'), sum[:]...)
+	}
+	ctx := s.call.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	// The key's memory is reused after the call; Limiter says so.
+	d, err := lim.AllowN(ctx, g.cfg.now(), unsafe.String(unsafe.SliceData(key), len(key)), n)
+	if err != nil {
+		g.errs.Add(1)
+		if g.cfg.onError != nil {
+			g.cfg.onError(ctx, &s.call, err)
+		}
+		if !d.Allowed {
+			g.rejected.Add(1)
+			if g.cfg.dryRun {
+				return d, outcomeAllowed
+			}
+			return d, outcomeUnavailable
+		}
+	}
+	if !d.Allowed {
+		g.rejected.Add(1)
+		if g.cfg.onReject != nil {
+			g.cfg.onReject(ctx, &s.call, d)
+		}
+		if g.cfg.dryRun {
+			return d, outcomeAllowed
+		}
+		return d, outcomeRejected
+	}
+	g.allowed.Add(1)
+	return d, outcomeAllowed
+}
+
+var (
+	errLimited     = errors.New("rate limit exceeded")
+	errUnavailable = errors.New("rate limiter unavailable")
+)
+
+// rejection returns the error for a rejected call: ResourceExhausted (or
+// Unavailable when the limiter failed closed) with a google.rpc.RetryInfo
+// detail.
+func rejection(d Decision, out outcome) *connect.Error {
+	var err *connect.Error
+	if out == outcomeUnavailable {
+		err = connect.NewError(connect.CodeUnavailable, errUnavailable)
+	} else {
+		err = connect.NewError(connect.CodeResourceExhausted,
+			fmt.Errorf("%w (policy %q), retry in %ds", errLimited, d.Policy.PolicyName(), RetryAfterSeconds(d)))
+	}
+	if d.RetryAfter > 0 || out == outcomeRejected {
+		delay := time.Duration(RetryAfterSeconds(d)) * time.Second
+		if detail, derr := connect.NewErrorDetail(&errdetails.RetryInfo{RetryDelay: durationpb.New(delay)}); derr == nil {
+			err.AddDetail(detail)
+		}
+	}
+	return err
+}
+
+// RetryDelay returns the delay a rate-limit error asks the client to wait,
+// from its google.rpc.RetryInfo detail, and false when it has none.
+func RetryDelay(err error) (time.Duration, bool) {
+	var cerr *connect.Error
+	if !errors.As(err, &cerr) {
+		return 0, false
+	}
+	for _, detail := range cerr.Details() {
+		msg, derr := detail.Value()
+		if derr != nil {
+			continue
+		}
+		if info, ok := msg.(*errdetails.RetryInfo); ok {
+			return info.GetRetryDelay().AsDuration(), true
+		}
+	}
+	return 0, false
+}

@@ -1,0 +1,296 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"connectrpc.com/connect"
+)
+
+// Interceptor is a connect.Interceptor that rate-limits calls.
+//
+// On handlers it limits unary calls and streams of every kind when they
+// open, before the handler runs; with [WithMessageLimiter] it also limits
+// each message a stream receives. A rejection is a ResourceExhausted error
+// carrying a google.rpc.RetryInfo detail and the Retry-After, RateLimit and
+// RateLimit-Policy headers as error metadata.
+//
+// On clients it smooths outgoing calls: a call (or stream, when it first
+// sends) that its limiter denies waits until it is allowed or its context
+// ends; with [WithClientNoWait] it fails at once instead.
+type Interceptor struct {
+	g *guard
+}
+
+var _ connect.Interceptor = (*Interceptor)(nil)
+
+// NewInterceptor returns an interceptor that limits calls with limiter
+// (unless [WithProcedureLimiter] says otherwise).
+func NewInterceptor(limiter Limiter, opts ...Option) *Interceptor {
+	return &Interceptor{g: newGuard(limiter, opts)}
+}
+
+// Stats returns the counts of the interceptor's decisions so far.
+func (i *Interceptor) Stats() Stats { return i.g.stats() }
+
+// WrapUnary implements connect.Interceptor.
+func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	g := i.g
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		spec := req.Spec()
+		lim := g.limiterFor(spec.Procedure)
+		if lim == nil {
+			return next(ctx, req)
+		}
+		s := g.get()
+		s.call = Call{
+			Context:    ctx,
+			Procedure:  spec.Procedure,
+			StreamType: spec.StreamType,
+			Peer:       req.Peer().Addr,
+			Header:     req.Header(),
+			IsClient:   spec.IsClient,
+		}
+		if spec.IsClient {
+			err := g.wait(s, lim, g.cost(&s.call))
+			g.put(s)
+			if err != nil {
+				return nil, err
+			}
+			return next(ctx, req)
+		}
+		d, out := g.decide(s, lim, g.cost(&s.call))
+		g.put(s)
+		switch out {
+		case outcomeRejected, outcomeUnavailable:
+			return nil, handlerRejection(d, out)
+		case outcomeAllowed:
+			if g.cfg.allowedHeaders {
+				res, err := next(ctx, req)
+				if err != nil {
+					var cerr *connect.Error
+					if errors.As(err, &cerr) {
+						setHeaders(cerr.Meta(), d, false)
+					}
+				} else if res != nil {
+					setHeaders(res.Header(), d, false)
+				}
+				return res, err
+			}
+		}
+		return next(ctx, req)
+	}
+}
+
+// WrapStreamingHandler implements connect.Interceptor.
+func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	g := i.g
+	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
+		spec := conn.Spec()
+		lim := g.limiterFor(spec.Procedure)
+		if lim == nil {
+			return next(ctx, conn)
+		}
+		call := Call{
+			Context:    ctx,
+			Procedure:  spec.Procedure,
+			StreamType: spec.StreamType,
+			Peer:       conn.Peer().Addr,
+			Header:     conn.RequestHeader(),
+		}
+		s := g.get()
+		s.call = call
+		d, out := g.decide(s, lim, g.cost(&s.call))
+		g.put(s)
+		switch out {
+		case outcomeRejected, outcomeUnavailable:
+			return handlerRejection(d, out)
+		case outcomeAllowed:
+			if g.cfg.allowedHeaders {
+				setHeaders(conn.ResponseHeader(), d, false)
+			}
+		}
+		if g.cfg.messages != nil && out != outcomeUnlimited {
+			conn = &handlerConn{StreamingHandlerConn: conn, g: g, call: call}
+		}
+		return next(ctx, conn)
+	}
+}
+
+// WrapStreamingClient implements connect.Interceptor.
+func (i *Interceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	g := i.g
+	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
+		conn := next(ctx, spec)
+		lim := g.limiterFor(spec.Procedure)
+		if lim == nil && g.cfg.messages == nil {
+			return conn
+		}
+		return &clientConn{StreamingClientConn: conn, g: g, ctx: ctx, lim: lim}
+	}
+}
+
+func handlerRejection(d Decision, out outcome) *connect.Error {
+	err := rejection(d, out)
+	if out == outcomeRejected {
+		setHeaders(err.Meta(), d, true)
+	} else if d.RetryAfter > 0 {
+		err.Meta().Set(HeaderRetryAfter, strconv.FormatInt(RetryAfterSeconds(d), 10))
+	}
+	return err
+}
+
+// wait asks lim for n tokens until it allows them, sleeping as long as each
+// denial says, or fails when the context ends, the limiter fails closed, the
+// cost can never be met or the interceptor does not wait.
+func (g *guard) wait(s *scratch, lim Limiter, n int) error {
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		d, out := g.decide(s, lim, n)
+		switch out {
+		case outcomeUnlimited, outcomeAllowed:
+			return nil
+		case outcomeUnavailable:
+			return rejection(d, out)
+		}
+		if g.cfg.clientNoWait || n > d.Policy.Burst {
+			return rejection(d, out)
+		}
+		delay := max(d.RetryAfter, time.Millisecond)
+		if timer == nil {
+			timer = time.NewTimer(delay)
+		} else {
+			timer.Reset(delay)
+		}
+		ctx := s.call.Context
+		select {
+		case <-ctx.Done():
+			code := connect.CodeCanceled
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				code = connect.CodeDeadlineExceeded
+			}
+			return connect.NewError(code, ctx.Err())
+		case <-timer.C:
+		}
+	}
+}
+
+// handlerConn limits the messages a handler receives.
+type handlerConn struct {
+	connect.StreamingHandlerConn
+	g    *guard
+	call Call
+}
+
+func (c *handlerConn) Receive(msg any) error {
+	s := c.g.get()
+	s.call = c.call
+	d, out := c.g.decide(s, c.g.cfg.messages, 1)
+	c.g.put(s)
+	if out == outcomeRejected || out == outcomeUnavailable {
+		return handlerRejection(d, out)
+	}
+	return c.StreamingHandlerConn.Receive(msg)
+}
+
+// clientConn waits for the limiter before a client stream first sends (when
+// its request headers are final), and before each message with
+// WithMessageLimiter.
+type clientConn struct {
+	connect.StreamingClientConn
+	g   *guard
+	ctx context.Context
+	lim Limiter
+
+	once    sync.Once
+	openErr error
+	failed  atomic.Bool
+}
+
+func (c *clientConn) call() Call {
+	spec := c.Spec()
+	return Call{
+		Context:    c.ctx,
+		Procedure:  spec.Procedure,
+		StreamType: spec.StreamType,
+		Peer:       c.Peer().Addr,
+		Header:     c.RequestHeader(),
+		IsClient:   true,
+	}
+}
+
+func (c *clientConn) open() error {
+	c.once.Do(func() {
+		if c.lim == nil {
+			return
+		}
+		s := c.g.get()
+		s.call = c.call()
+		c.openErr = c.g.wait(s, c.lim, c.g.cost(&s.call))
+		c.g.put(s)
+		c.failed.Store(c.openErr != nil)
+	})
+	return c.openErr
+}
+
+func (c *clientConn) Send(msg any) error {
+	if err := c.open(); err != nil {
+		return err
+	}
+	if c.g.cfg.messages != nil {
+		s := c.g.get()
+		s.call = c.call()
+		err := c.g.wait(s, c.g.cfg.messages, 1)
+		c.g.put(s)
+		if err != nil {
+			return err
+		}
+	}
+	return c.StreamingClientConn.Send(msg)
+}
+
+func (c *clientConn) CloseRequest() error {
+	if err := c.open(); err != nil {
+		return err
+	}
+	return c.StreamingClientConn.CloseRequest()
+}
+
+func (c *clientConn) Receive(msg any) error {
+	if err := c.open(); err != nil {
+		return err
+	}
+	return c.StreamingClientConn.Receive(msg)
+}
+
+func (c *clientConn) CloseResponse() error {
+	if c.failed.Load() {
+		// Nothing was sent, so there is no response to wait for.
+		return nil
+	}
+	return c.StreamingClientConn.CloseResponse()
+}
+
+func (c *clientConn) ResponseHeader() http.Header {
+	if c.failed.Load() {
+		return http.Header{}
+	}
+	return c.StreamingClientConn.ResponseHeader()
+}
+
+func (c *clientConn) ResponseTrailer() http.Header {
+	if c.failed.Load() {
+		return http.Header{}
+	}
+	return c.StreamingClientConn.ResponseTrailer()
+}

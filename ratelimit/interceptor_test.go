@@ -1,0 +1,160 @@
+package ratelimit_test
+
+import (
+	"context"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"golang.org/x/time/rate"
+
+	"github.com/connectware/connectware/internal/assert"
+	testv1 "github.com/connectware/connectware/internal/gen/connectware/test/v1"
+	"github.com/connectware/connectware/internal/testkit"
+	"github.com/connectware/connectware/ratelimit"
+)
+
+func TestInterceptorHandlerMatrix(t *testing.T) {
+	t.Parallel()
+	ic := ratelimit.NewInterceptor(ratelimit.NewLocal(slow), ratelimit.WithKey(caseKey()))
+	mux := testkit.NewMux(&testkit.PingServer{}, connect.WithInterceptors(ic))
+	testkit.Matrix(t, mux, func(t *testing.T, c testkit.Case) {
+		for _, st := range testkit.StreamTypes() {
+			if !testkit.SupportsStream(c.Network, st) {
+				continue
+			}
+			t.Run(testkit.StreamTypeName(st)+"/handler", func(t *testing.T) {
+				header := http.Header{caseHeader: {t.Name()}}
+				_, _, err := testkit.Call(callTimeout(t), c.Client(), st, header)
+				assert.NoError(t, err, "first call is within the burst")
+				_, _, err = testkit.Call(callTimeout(t), c.Client(), st, header)
+				checkRejection(t, err)
+			})
+		}
+	})
+}
+
+func TestInterceptorHandlerGRPCGo(t *testing.T) {
+	t.Parallel()
+	ic := ratelimit.NewInterceptor(ratelimit.NewLocal(slow), ratelimit.WithKey(ratelimit.KeyProcedure()))
+	srv := testkit.NewServer(t, testkit.NewMux(&testkit.PingServer{}, connect.WithInterceptors(ic)), testkit.H2C)
+	conn := testkit.GRPCConn(t, srv)
+	for _, st := range testkit.StreamTypes() {
+		t.Run("h2c/grpc-go/"+testkit.StreamTypeName(st)+"/handler", func(t *testing.T) {
+			assert.NoError(t, testkit.GRPCCall(callTimeout(t), conn, st))
+			err := testkit.GRPCCall(callTimeout(t), conn, st)
+			assert.Error(t, err)
+			assert.Contains(t, err.Error(), "ResourceExhausted")
+		})
+	}
+}
+
+// TestInterceptorMessageLimiter: streams are limited when they open, and
+// with WithMessageLimiter each received message spends a token too.
+func TestInterceptorMessageLimiter(t *testing.T) {
+	t.Parallel()
+	msgs := ratelimit.NewLocal(ratelimit.Policy{Limit: rate.Every(time.Hour), Burst: 2})
+	ic := ratelimit.NewInterceptor(ratelimit.NewLocal(ratelimit.Policy{Limit: rate.Every(time.Hour), Burst: 10}),
+		ratelimit.WithKey(caseKey()), ratelimit.WithMessageLimiter(msgs))
+	mux := testkit.NewMux(&testkit.PingServer{}, connect.WithInterceptors(ic))
+	testkit.Matrix(t, mux, func(t *testing.T, c testkit.Case) {
+		for _, st := range []connect.StreamType{connect.StreamTypeClient, connect.StreamTypeBidi} {
+			if !testkit.SupportsStream(c.Network, st) {
+				continue
+			}
+			t.Run(testkit.StreamTypeName(st)+"/handler", func(t *testing.T) {
+				// The test calls send 3 messages; the bucket holds 2.
+				_, _, err := testkit.Call(callTimeout(t), c.Client(), st, http.Header{caseHeader: {t.Name()}})
+				assert.Code(t, err, connect.CodeResourceExhausted)
+				_, ok := ratelimit.RetryDelay(err)
+				assert.True(t, ok)
+			})
+		}
+	})
+}
+
+func TestInterceptorAllowedHeaders(t *testing.T) {
+	t.Parallel()
+	ic := ratelimit.NewInterceptor(ratelimit.NewLocal(ratelimit.Policy{Limit: 1, Burst: 5}), ratelimit.WithAllowedHeaders(),
+		ratelimit.WithKey(caseKey()))
+	mux := testkit.NewMux(&testkit.PingServer{}, connect.WithInterceptors(ic))
+	testkit.Matrix(t, mux, func(t *testing.T, c testkit.Case) {
+		for _, st := range testkit.StreamTypes() {
+			if !testkit.SupportsStream(c.Network, st) {
+				continue
+			}
+			t.Run(testkit.StreamTypeName(st)+"/handler", func(t *testing.T) {
+				h, _, err := testkit.Call(callTimeout(t), c.Client(), st, http.Header{caseHeader: {t.Name()}})
+				assert.NoError(t, err)
+				assert.Equal(t, h.Get("RateLimit-Policy"), `"default";q=5;w=5`)
+				assert.Equal(t, h.Get("RateLimit"), `"default";r=4;t=1`)
+			})
+		}
+	})
+}
+
+// TestInterceptorClientWaits: on clients the interceptor delays calls until
+// the limiter allows them, rather than failing.
+func TestInterceptorClientWaits(t *testing.T) {
+	t.Parallel()
+	srv := testkit.NewServer(t, testkit.NewMux(&testkit.PingServer{}), testkit.H2C)
+	for _, p := range testkit.Protocols() {
+		for _, st := range testkit.StreamTypes() {
+			t.Run("h2c/"+p.String()+"/"+testkit.StreamTypeName(st)+"/client", func(t *testing.T) {
+				t.Parallel()
+				// A clock that moves 10ms per reading, and a token every
+				// 15ms: decisions alternate allowed, denied (wait), allowed...
+				var ticks atomic.Int64
+				clock := func() time.Time { return t0.Add(time.Duration(ticks.Add(1)) * 10 * time.Millisecond) }
+				ic := ratelimit.NewInterceptor(ratelimit.NewLocal(ratelimit.Policy{Limit: rate.Every(15 * time.Millisecond), Burst: 1}),
+					ratelimit.WithKey(ratelimit.KeyGlobal()), ratelimit.WithClock(clock))
+				client := testkit.NewClient(srv, p, connect.WithInterceptors(ic))
+				for range 3 {
+					_, _, err := testkit.Call(callTimeout(t), client, st, nil)
+					assert.NoError(t, err)
+				}
+				s := ic.Stats()
+				assert.Equal(t, s.Allowed, uint64(3))
+				assert.Equal(t, s.Rejected, uint64(2), "the second and third calls waited once each")
+			})
+		}
+	}
+}
+
+func TestInterceptorClientNoWait(t *testing.T) {
+	t.Parallel()
+	var reached int
+	srv := testkit.NewServer(t, testkit.NewMux(&testkit.PingServer{OnCall: func(context.Context, string) error {
+		reached++
+		return nil
+	}}), testkit.H2C)
+	for _, st := range testkit.StreamTypes() {
+		t.Run("h2c/connect_proto/"+testkit.StreamTypeName(st)+"/client", func(t *testing.T) {
+			ic := ratelimit.NewInterceptor(ratelimit.NewLocal(slow), ratelimit.WithClientNoWait(), ratelimit.WithKey(ratelimit.KeyGlobal()))
+			client := testkit.NewClient(srv, testkit.ConnectProto, connect.WithInterceptors(ic))
+			reached = 0
+			_, _, err := testkit.Call(callTimeout(t), client, st, nil)
+			assert.NoError(t, err)
+			_, _, err = testkit.Call(callTimeout(t), client, st, nil)
+			assert.Code(t, err, connect.CodeResourceExhausted)
+			assert.Equal(t, reached, 1, "the rejected call never reached the server")
+		})
+	}
+}
+
+// TestInterceptorClientWaitEndsWithContext: a call that would wait an hour
+// gives up when its context ends.
+func TestInterceptorClientWaitEndsWithContext(t *testing.T) {
+	t.Parallel()
+	srv := testkit.NewServer(t, testkit.NewMux(&testkit.PingServer{}), testkit.H2C)
+	ic := ratelimit.NewInterceptor(ratelimit.NewLocal(slow), ratelimit.WithKey(ratelimit.KeyGlobal()))
+	client := testkit.NewClient(srv, testkit.ConnectProto, connect.WithInterceptors(ic))
+	_, err := client.Ping(context.Background(), connect.NewRequest(&testv1.PingRequest{}))
+	assert.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err = client.Ping(ctx, connect.NewRequest(&testv1.PingRequest{}))
+	assert.Code(t, err, connect.CodeDeadlineExceeded)
+}
