@@ -163,4 +163,3 @@ func readAll(t *testing.T, res *http.Response) string {
 	assert.NoError(t, err)
 	return string(b)
 }
-

@@ -14,8 +14,8 @@ import (
 // Handle records "acme.user.v1.UserService" for the patterns connect-go
 // generated code returns ("/acme.user.v1.UserService/"), for single
 // procedures ("/acme.user.v1.UserService/GetUser") and for patterns with a
-// method or host ("POST example.com/acme.user.v1.UserService/"). Patterns
-// whose first path segment isn't a dotted name are served but not listed.
+// method or host ("POST example.com/acme.user.v1.UserService/"). Other
+// patterns are served but not listed; see [ServiceFromPattern].
 // Reflection and health handlers are listed like any other when mounted.
 //
 // Register on the Mux, not on the wrapped ServeMux, or the service won't be
@@ -87,7 +87,8 @@ func (m *Mux) record(pattern string) {
 // http.ServeMux pattern or URL path: "acme.v1.Greeter" for
 // "/acme.v1.Greeter/", "/acme.v1.Greeter/Greet" or
 // "POST host/acme.v1.Greeter/". It reports false when the first path
-// segment is not a dotted identifier. Use it to list services mounted on
+// segment is not a dotted identifier followed by a slash (so "/index.html"
+// is not a service). Use it to list services mounted on
 // routers other than [Mux].
 func ServiceFromPattern(pattern string) (string, bool) {
 	pattern = strings.TrimSpace(pattern)
@@ -98,8 +99,8 @@ func ServiceFromPattern(pattern string) (string, bool) {
 	if slash < 0 {
 		return "", false
 	}
-	segment, _, _ := strings.Cut(pattern[slash+1:], "/")
-	if !strings.Contains(segment, ".") || !isDottedIdent(segment) {
+	segment, _, more := strings.Cut(pattern[slash+1:], "/")
+	if !more || !strings.Contains(segment, ".") || !isDottedIdent(segment) {
 		return "", false
 	}
 	return segment, true

@@ -206,4 +206,3 @@ func newServiceList(names []string, private privacy) *serviceList {
 		response: &reflectionv1.ListServiceResponse{Service: services},
 	}
 }
-
