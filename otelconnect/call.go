@@ -13,7 +13,6 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/propagation"
 	oldsemconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
@@ -85,7 +84,7 @@ func (s *side) beginServer(ctx context.Context, spec connect.Spec, protocol, pee
 	ctx = c.withLabeler(ctx)
 	remote := trace.SpanContextFromContext(ctx).IsValid()
 	if !remote {
-		ctx = s.cfg.propagator.Extract(ctx, propagation.HeaderCarrier(header))
+		ctx = s.cfg.propagator.Extract(ctx, headerCarrier(header))
 	}
 	if s.tracing {
 		opts := append(c.opts[:0], c.entry.startOptions...)
@@ -119,7 +118,7 @@ func (s *side) beginClient(ctx context.Context, spec connect.Spec, protocol, add
 		}
 		ctx, c.span = s.tracer.Start(ctx, c.entry.name, opts...)
 	}
-	s.cfg.propagator.Inject(ctx, propagation.HeaderCarrier(header))
+	s.cfg.propagator.Inject(ctx, headerCarrier(header))
 	c.ctx = ctx
 	c.addActive(1)
 	return ctx, c
@@ -142,10 +141,7 @@ func (s *side) beginClientStream(ctx context.Context, spec connect.Spec) (contex
 func (c *call) bind(spec connect.Spec, protocol, address string, header http.Header) {
 	s := c.side
 	c.entry = s.entry(spec, systemOf(protocol, s.cfg.rpcSystem), address)
-	if c.span != nil && c.span.IsRecording() {
-		c.span.SetAttributes(c.entry.spanAttributes...)
-	}
-	s.cfg.propagator.Inject(c.ctx, propagation.HeaderCarrier(header))
+	s.cfg.propagator.Inject(c.ctx, headerCarrier(header))
 	c.addActive(1)
 }
 

@@ -26,9 +26,9 @@ type entry struct {
 	spec connect.Spec
 	name string
 	key  entryKey
-	// spanAttributes are the request attributes of spans.
-	spanAttributes []attribute.KeyValue
-	// startOptions start a span: its kind and spanAttributes.
+	// startOptions start a span: its kind. The span's attributes are all
+	// set when it ends, in one batch (see outcomeEntry.spanAttributes):
+	// giving them to Start costs a copy and an allocation more.
 	startOptions []trace.SpanStartOption
 	// metricAttributes are the request attributes of the current (and old)
 	// metrics, for the in-flight counter and to merge a Labeler's.
@@ -43,7 +43,8 @@ type entry struct {
 
 // outcomeEntry holds a procedure's attributes for one outcome.
 type outcomeEntry struct {
-	// spanAttributes are set on the span when the call ends.
+	// spanAttributes are set on the span when the call ends: the request
+	// and the outcome attributes.
 	spanAttributes []attribute.KeyValue
 	// metricAttributes are the complete attributes of the current metrics,
 	// and recordOptions records them.
@@ -113,17 +114,13 @@ func (s *side) entry(spec connect.Spec, system rpcSystem, address string) *entry
 func (s *side) newEntry(key entryKey, spec connect.Spec) *entry {
 	cfg := s.cfg
 	e := &entry{side: s, spec: spec, key: key, name: procedureName(key.procedure)}
-	var spanAttrs []attribute.KeyValue
 	if s.conv.current() {
 		e.metricAttributes = filterAttributes(spec, requestAttributes(key.system, e.name, s.isClient, key.address), cfg.attributeFilter, cfg.metricAttributeFilter)
-		spanAttrs = requestAttributes(key.system, e.name, s.isClient, key.address)
 	}
 	if s.conv.old() {
 		e.oldMetricAttributes = filterAttributes(spec, oldRequestAttributes(key.system, e.name, s.isClient, key.address), cfg.attributeFilter, cfg.metricAttributeFilter)
-		spanAttrs = mergeSpanAttributes(oldRequestAttributes(key.system, e.name, s.isClient, key.address), spanAttrs)
 	}
-	e.spanAttributes = filterAttributes(spec, spanAttrs, cfg.attributeFilter, cfg.spanAttributeFilter)
-	e.startOptions = []trace.SpanStartOption{s.spanKind, trace.WithAttributes(e.spanAttributes...)}
+	e.startOptions = []trace.SpanStartOption{s.spanKind}
 	if s.conv.old() {
 		e.oldSizeOptions = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(e.oldMetricAttributes...))}
 	}
@@ -158,7 +155,7 @@ func (e *entry) newOutcome(o outcome) *outcomeEntry {
 			filterAttributes(e.spec, statusAttributes(o), cfg.attributeFilter, cfg.metricAttributeFilter)...)
 		oe.metricAttributes = attrs
 		oe.recordOptions = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(attrs...))}
-		spanAttrs = status
+		spanAttrs = append(requestAttributes(e.key.system, e.name, s.isClient, e.key.address), status...)
 	}
 	if s.conv.old() {
 		status := oldStatusAttributes(e.key.system, o)
@@ -166,7 +163,7 @@ func (e *entry) newOutcome(o outcome) *outcomeEntry {
 			filterAttributes(e.spec, oldStatusAttributes(e.key.system, o), cfg.attributeFilter, cfg.metricAttributeFilter)...)
 		oe.oldMetricAttributes = attrs
 		oe.oldRecordOptions = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(attrs...))}
-		spanAttrs = mergeSpanAttributes(status, spanAttrs)
+		spanAttrs = mergeSpanAttributes(append(oldRequestAttributes(e.key.system, e.name, s.isClient, e.key.address), status...), spanAttrs)
 	}
 	oe.spanAttributes = filterAttributes(e.spec, spanAttrs, cfg.attributeFilter, cfg.spanAttributeFilter)
 	return oe

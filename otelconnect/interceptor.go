@@ -11,7 +11,6 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 )
@@ -118,7 +117,7 @@ func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 				c.message(!spec.IsClient, res.Any())
 			}
 			if !spec.IsClient && s.cfg.propagateResponse {
-				s.cfg.propagator.Inject(ctx, propagation.HeaderCarrier(resHeader))
+				s.cfg.propagator.Inject(ctx, headerCarrier(resHeader))
 			}
 		}
 		c.finish(outcomeOf(err), err, nil, resHeader)
@@ -137,7 +136,7 @@ func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) co
 		peer := conn.Peer()
 		ctx, c := s.beginServer(ctx, spec, peer.Protocol, peer.Addr, conn.RequestHeader())
 		if s.cfg.propagateResponse && c.span != nil {
-			s.cfg.propagator.Inject(ctx, propagation.HeaderCarrier(conn.ResponseHeader()))
+			s.cfg.propagator.Inject(ctx, headerCarrier(conn.ResponseHeader()))
 		}
 		var err error
 		if s.wrapMessages {
