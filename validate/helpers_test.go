@@ -130,6 +130,9 @@ type recorder struct {
 	requests atomic.Int64
 	mu       sync.Mutex
 	numbers  []int64
+	// sumEnded, when set, receives how each Sum call's request stream
+	// ended: nil for a clean end, else the receive error.
+	sumEnded chan error
 }
 
 func (r *recorder) handler(opts ...connect.HandlerOption) http.Handler {
@@ -169,6 +172,9 @@ func (r *recorder) Sum(_ context.Context, stream *connect.ClientStream[testv1.Su
 	for stream.Receive() {
 		r.saw(stream.Msg().GetNumber())
 		sum += stream.Msg().GetNumber()
+	}
+	if r.sumEnded != nil {
+		r.sumEnded <- stream.Err()
 	}
 	if err := stream.Err(); err != nil {
 		return nil, err

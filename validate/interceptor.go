@@ -37,19 +37,21 @@ func NewInterceptor(opts ...Option) *Interceptor {
 // set.
 func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		spec := req.Spec()
-		if i.config.skipsProcedure(spec.Procedure) {
+		cfg := i.config
+		if len(cfg.ignoreProcedures) > 0 && cfg.skipsProcedure(req.Spec().Procedure) {
 			return next(ctx, req)
 		}
-		if v := i.config.checkRequest(req.Any()); !v.ok() {
-			return nil, i.reject(ctx, spec, req.Any(), v, false)
+		msg := req.Any()
+		if v := cfg.checkRequest(msg); !v.ok() {
+			return nil, i.reject(ctx, req.Spec(), msg, v, false)
 		}
 		res, err := next(ctx, req)
-		if err != nil || !i.config.validateResponses || res == nil {
+		if err != nil || !cfg.validateResponses || res == nil {
 			return res, err
 		}
-		if v := i.config.checkResponse(res.Any()); !v.ok() {
-			return res, i.reject(ctx, spec, res.Any(), v, true)
+		msg = res.Any()
+		if v := cfg.checkResponse(msg); !v.ok() {
+			return res, i.reject(ctx, req.Spec(), msg, v, true)
 		}
 		return res, nil
 	}
@@ -61,8 +63,9 @@ func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 // the call has failed: later Sends and Receives return the same error. If
 // nothing had been sent yet, nothing is sent at all, closing included; if
 // earlier messages of a client or bidi stream were already sent, the call
-// is canceled so the server does not take the truncated stream for a
-// complete one. (connectrpc.com/validate only fails the one Send, and for
+// is canceled, so that the server does not take the truncated stream for a
+// complete one (best effort: over HTTP/2 the end of the request body can
+// still overtake the cancellation). (connectrpc.com/validate only fails the one Send, and for
 // server streams still sends an empty request when the stream is closed.)
 func (i *Interceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
 	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
@@ -85,7 +88,7 @@ func (i *Interceptor) WrapStreamingClient(next connect.StreamingClientFunc) conn
 // returns. Sent messages are validated with [WithValidateResponses].
 func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
-		if i.config.skipsProcedure(conn.Spec().Procedure) {
+		if len(i.config.ignoreProcedures) > 0 && i.config.skipsProcedure(conn.Spec().Procedure) {
 			return next(ctx, conn)
 		}
 		return next(ctx, &handlerConn{StreamingHandlerConn: conn, interceptor: i, ctx: ctx})
@@ -151,8 +154,11 @@ func (c *clientConn) fail(err *connect.Error) error {
 }
 
 func (c *clientConn) CloseRequest() error {
-	if c.failed.Load() != nil && !c.sent.Load() {
-		return nil // nothing went on the wire, so there is nothing to close
+	if c.failed.Load() != nil {
+		// Either nothing went on the wire, or the call is canceled: a clean
+		// end of the request stream would let the server take what it got
+		// for the whole stream.
+		return nil
 	}
 	return c.StreamingClientConn.CloseRequest()
 }
@@ -171,11 +177,23 @@ func (c *clientConn) Receive(msg any) error {
 }
 
 func (c *clientConn) CloseResponse() error {
-	if c.failed.Load() != nil && !c.sent.Load() {
+	if c.failed.Load() != nil {
+		if !c.sent.Load() {
+			if c.cancel != nil {
+				c.cancel()
+			}
+			return nil // nothing went on the wire
+		}
+		// The call was canceled when it failed. Only now release the
+		// request body, which the HTTP/1.1 transport still waits on; doing
+		// it earlier could end the request stream cleanly before the
+		// cancellation reaches the server.
+		err := c.StreamingClientConn.CloseResponse()
+		_ = c.StreamingClientConn.CloseRequest()
 		if c.cancel != nil {
 			c.cancel()
 		}
-		return nil
+		return err
 	}
 	err := c.StreamingClientConn.CloseResponse()
 	if c.cancel != nil {
