@@ -65,8 +65,10 @@ func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 // earlier messages of a client or bidi stream were already sent, the call
 // is canceled, so that the server does not take the truncated stream for a
 // complete one (best effort: over HTTP/2 the end of the request body can
-// still overtake the cancellation). (connectrpc.com/validate only fails the one Send, and for
-// server streams still sends an empty request when the stream is closed.)
+// still overtake the cancellation).
+//
+// connectrpc.com/validate only fails the one Send, and for a server stream
+// still sends an empty request when the stream is closed.
 func (i *Interceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
 	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
 		if i.config.skipsProcedure(spec.Procedure) {
