@@ -103,7 +103,7 @@ func (i *Interceptor) reject(ctx context.Context, spec connect.Spec, msg any, v 
 	code := connect.Code(v.code)
 	err := connect.NewError(code, v.err)
 	if v.violations != nil && !i.config.noErrorDetails {
-		if detail, detailErr := connect.NewErrorDetail(v.violations.ToProto()); detailErr == nil {
+		if detail, detailErr := violationsDetail(v.violations); detailErr == nil {
 			err.AddDetail(detail)
 		}
 	}

@@ -183,3 +183,21 @@ func TestNilMessages(t *testing.T) {
 		assert.NoError(t, err)
 	})
 }
+
+// TestDetailMatchesToProto checks that the detail carries exactly
+// protovalidate's own Violations message.
+func TestDetailMatchesToProto(t *testing.T) {
+	t.Parallel()
+	unary := validate.NewInterceptor().WrapUnary(func(context.Context, connect.AnyRequest) (connect.AnyResponse, error) {
+		return nil, errors.New("the handler must not run")
+	})
+	_, err := unary(context.Background(), connect.NewRequest(invalidPing()))
+	var cerr *connect.Error
+	assert.True(t, errors.As(err, &cerr))
+	assert.Equal(t, len(cerr.Details()), 1)
+	assert.Equal(t, cerr.Details()[0].Type(), "buf.validate.Violations")
+	got, derr := cerr.Details()[0].Value()
+	assert.NoError(t, derr)
+	want := violationsOf(t, protovalidate.Validate(invalidPing())).ToProto()
+	assert.True(t, proto.Equal(got, want), got)
+}
