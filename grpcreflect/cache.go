@@ -19,8 +19,9 @@ import (
 type fileCache struct {
 	private privacy
 
-	mu     sync.RWMutex
-	byPath map[string]*fileEntry
+	mu       sync.RWMutex
+	byPath   map[string]*fileEntry
+	building map[string]bool // paths being built, against import cycles
 }
 
 // fileEntry is one file as clients see it.
@@ -92,12 +93,29 @@ func (c *fileCache) get(fd protoreflect.FileDescriptor) *fileEntry {
 }
 
 // entryLocked returns the serialized entry for fd, possibly without its
-// closure. c.mu must be held for writing.
+// closure, building the entries of its imports first so that imports of
+// hidden files can be dropped. c.mu must be held for writing.
 func (c *fileCache) entryLocked(fd protoreflect.FileDescriptor) *fileEntry {
 	if e := c.byPath[fd.Path()]; e != nil && sameFile(e.fd, fd) {
 		return e
 	}
-	e := newFileEntry(fd, c.private)
+	if c.building == nil {
+		c.building = make(map[string]bool)
+	}
+	c.building[fd.Path()] = true
+	defer delete(c.building, fd.Path())
+	hidden := make(map[string]bool)
+	imports := fd.Imports()
+	for i := range imports.Len() {
+		imp := imports.Get(i).FileDescriptor
+		if imp == nil || imp.IsPlaceholder() || c.building[imp.Path()] {
+			continue // an import cycle can't be valid; don't recurse forever
+		}
+		if c.entryLocked(imp).hidden {
+			hidden[imp.Path()] = true
+		}
+	}
+	e := newFileEntry(fd, c.private, func(path string) bool { return hidden[path] })
 	if c.byPath == nil {
 		c.byPath = make(map[string]*fileEntry)
 	}
@@ -111,10 +129,10 @@ func (c *fileCache) invalidate() {
 	c.mu.Unlock()
 }
 
-func newFileEntry(fd protoreflect.FileDescriptor, private privacy) *fileEntry {
+func newFileEntry(fd protoreflect.FileDescriptor, private privacy, hiddenFile func(string) bool) *fileEntry {
 	e := &fileEntry{fd: fd, path: fd.Path()}
 	fdp := protodesc.ToFileDescriptorProto(fd)
-	e.removed, e.hidden, e.imports = strip(fd, fdp, private)
+	e.removed, e.hidden, e.imports = strip(fd, fdp, private, hiddenFile)
 	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(fdp)
 	if err != nil {
 		e.hidden = true

@@ -76,8 +76,10 @@ type stripper struct {
 // strip cuts private elements from fdp, the proto of fd, in place. It
 // returns the names it cut (nil when nothing was private), whether nothing
 // the file declared survived, and the imports the remaining file still
-// needs (all of fd's imports when nothing was cut).
-func strip(fd protoreflect.FileDescriptor, fdp *descriptorpb.FileDescriptorProto, private privacy) (removed map[protoreflect.FullName]struct{}, empty bool, imports []protoreflect.FileDescriptor) {
+// needs. Imports for which hiddenFile is true (files whose every element is
+// private) are always dropped; other imports are dropped only when cutting
+// left them unused.
+func strip(fd protoreflect.FileDescriptor, fdp *descriptorpb.FileDescriptorProto, private privacy, hiddenFile func(path string) bool) (removed map[protoreflect.FullName]struct{}, empty bool, imports []protoreflect.FileDescriptor) {
 	s := &stripper{private: private, refs: make(map[string]struct{})}
 	pkg := protoreflect.FullName(fdp.GetPackage())
 	declared := len(fdp.MessageType) + len(fdp.EnumType) + len(fdp.Extension) + len(fdp.Service)
@@ -86,20 +88,11 @@ func strip(fd protoreflect.FileDescriptor, fdp *descriptorpb.FileDescriptorProto
 	fdp.Extension = s.fields(pkg, fdp.Extension)
 	fdp.Service = s.services(pkg, fdp.Service)
 	if len(s.removed) == 0 {
-		return nil, false, allImports(fd)
+		return nil, false, s.keepImports(fd, fdp, hiddenFile, false)
 	}
 	left := len(fdp.MessageType) + len(fdp.EnumType) + len(fdp.Extension) + len(fdp.Service)
-	imports = s.keepImports(fd, fdp)
+	imports = s.keepImports(fd, fdp, hiddenFile, true)
 	return s.removed, declared > 0 && left == 0, imports
-}
-
-func allImports(fd protoreflect.FileDescriptor) []protoreflect.FileDescriptor {
-	imports := fd.Imports()
-	out := make([]protoreflect.FileDescriptor, imports.Len())
-	for i := range out {
-		out[i] = imports.Get(i).FileDescriptor
-	}
-	return out
 }
 
 func (s *stripper) cut(name protoreflect.FullName) {
@@ -232,14 +225,30 @@ func (s *stripper) services(scope protoreflect.FullName, in []*descriptorpb.Serv
 	return out
 }
 
-// keepImports rewrites fdp's dependency lists to the imports the remaining
-// elements need: public and weak imports, imports that declare a referenced
-// type, and imports that define an extension used in options. If some
-// options hold unrecognized fields, which could be extensions from any
-// import, every import is kept.
-func (s *stripper) keepImports(fd protoreflect.FileDescriptor, fdp *descriptorpb.FileDescriptorProto) []protoreflect.FileDescriptor {
+// keepImports rewrites fdp's dependency lists without the imports that are
+// hidden files and, when pruning, without the imports the remaining
+// elements don't need. Needed are public and weak imports, imports that
+// declare a referenced type, and imports that define an extension used in
+// options. If some options hold unrecognized fields, which could be
+// extensions from any import, every import is kept.
+func (s *stripper) keepImports(fd protoreflect.FileDescriptor, fdp *descriptorpb.FileDescriptorProto, hiddenFile func(string) bool, prune bool) []protoreflect.FileDescriptor {
+	imports := fd.Imports()
+	if !prune {
+		out := make([]protoreflect.FileDescriptor, 0, imports.Len())
+		dropped := false
+		for i := range imports.Len() {
+			if imp := imports.Get(i); hiddenFile(imp.Path()) {
+				dropped = true
+			} else {
+				out = append(out, imp.FileDescriptor)
+			}
+		}
+		if !dropped {
+			return out
+		}
+	}
 	optionFiles := make(map[string]struct{})
-	keepAll := false
+	keepAll := !prune
 	visitOptions(fdp, func(opts proto.Message) {
 		if opts == nil || !opts.ProtoReflect().IsValid() {
 			return
@@ -255,7 +264,6 @@ func (s *stripper) keepImports(fd protoreflect.FileDescriptor, fdp *descriptorpb
 			return true
 		})
 	})
-	imports := fd.Imports()
 	var (
 		kept    []protoreflect.FileDescriptor
 		deps    []string
@@ -274,7 +282,7 @@ func (s *stripper) keepImports(fd protoreflect.FileDescriptor, fdp *descriptorpb
 		imp := imports.Get(i)
 		_, inOptions := optionFiles[imp.Path()]
 		need := keepAll || imp.IsPublic || imp.IsWeak || inOptions || s.declaresRef(imp.FileDescriptor)
-		if !need {
+		if !need || hiddenFile(imp.Path()) {
 			continue
 		}
 		idx := int32(len(deps))

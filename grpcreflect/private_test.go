@@ -19,9 +19,12 @@ import (
 
 // acmeFiles builds a small schema in memory:
 //
-//	acme/shared.proto  acme.shared.Shared (extensions 100 to 199)
+//	acme/shared.proto  acme.shared.Shared (extensions 100 to 199); imports
+//	                   vault.proto without using it
 //	acme/secret.proto  acme.secret.Secret
-//	acme/api.proto     imports both; acme.v1.Req uses Shared and Secret
+//	acme/vault.proto   acme.vault.Vault
+//	acme/api.proto     imports shared and secret; acme.v1.Req uses Shared
+//	                   and Secret
 //	                   (plain, map and oneof fields); PublicService.Do,
 //	                   PublicService.Leak(Secret); AdminService; extensions
 //	                   of Shared: secret_ext (Secret, 100), public_ext (101)
@@ -46,6 +49,7 @@ func acmeFiles(t *testing.T) (*protoregistry.Files, *protoregistry.Types) {
 	}
 	shared := &descriptorpb.FileDescriptorProto{
 		Name: proto.String("acme/shared.proto"), Package: proto.String("acme.shared"),
+		Dependency: []string{"acme/vault.proto"}, // unused
 		MessageType: []*descriptorpb.DescriptorProto{{
 			Name:           proto.String("Shared"),
 			ExtensionRange: []*descriptorpb.DescriptorProto_ExtensionRange{{Start: proto.Int32(100), End: proto.Int32(200)}},
@@ -54,6 +58,10 @@ func acmeFiles(t *testing.T) (*protoregistry.Files, *protoregistry.Types) {
 	secret := &descriptorpb.FileDescriptorProto{
 		Name: proto.String("acme/secret.proto"), Package: proto.String("acme.secret"),
 		MessageType: []*descriptorpb.DescriptorProto{msg("Secret", field("code", 1, ""))},
+	}
+	vault := &descriptorpb.FileDescriptorProto{
+		Name: proto.String("acme/vault.proto"), Package: proto.String("acme.vault"),
+		MessageType: []*descriptorpb.DescriptorProto{msg("Vault")},
 	}
 	oneofField := field("choice", 4, ".acme.secret.Secret")
 	oneofField.OneofIndex = proto.Int32(0)
@@ -83,7 +91,7 @@ func acmeFiles(t *testing.T) (*protoregistry.Files, *protoregistry.Types) {
 			{Name: proto.String("AdminService"), Method: []*descriptorpb.MethodDescriptorProto{method("Nuke", ".acme.v1.Req")}},
 		},
 	}
-	files, err := protodesc.NewFiles(&descriptorpb.FileDescriptorSet{File: []*descriptorpb.FileDescriptorProto{shared, secret, api}})
+	files, err := protodesc.NewFiles(&descriptorpb.FileDescriptorSet{File: []*descriptorpb.FileDescriptorProto{shared, secret, vault, api}})
 	assert.NoError(t, err)
 	types := new(protoregistry.Types)
 	fd, err := files.FindFileByPath("acme/api.proto")
@@ -118,7 +126,7 @@ func TestPrivateControl(t *testing.T) {
 	assert.Equal(t, fullNames(names), []string{"acme.v1.AdminService", "acme.v1.PublicService"})
 	files, err := stream.FileContainingSymbol("acme.v1.PublicService")
 	assert.NoError(t, err)
-	assert.Equal(t, filePaths(files), []string{"acme/api.proto", "acme/shared.proto", "acme/secret.proto"})
+	assert.Equal(t, filePaths(files), []string{"acme/api.proto", "acme/shared.proto", "acme/secret.proto", "acme/vault.proto"})
 	nums, err := stream.AllExtensionNumbers("acme.shared.Shared")
 	assert.NoError(t, err)
 	assert.Equal(t, nums, []protoreflect.FieldNumber{100, 101})
@@ -126,10 +134,11 @@ func TestPrivateControl(t *testing.T) {
 	assert.NoError(t, err)
 }
 
-// TestPrivate hides AdminService and the acme.secret package.
+// TestPrivate hides AdminService and the acme.secret and acme.vault
+// packages.
 func TestPrivate(t *testing.T) {
 	t.Parallel()
-	stream := acmeServer(t, grpcreflect.WithPrivate("acme.v1.AdminService"), grpcreflect.WithPrivate("acme.secret"))
+	stream := acmeServer(t, grpcreflect.WithPrivate("acme.v1.AdminService"), grpcreflect.WithPrivate("acme.secret", "acme.vault"))
 
 	t.Run("h2c/grpc/not_listed", func(t *testing.T) {
 		names, err := stream.ListServices()
@@ -146,6 +155,8 @@ func TestPrivate(t *testing.T) {
 		}
 		_, err := stream.FileByFilename("acme/secret.proto")
 		assert.Code(t, err, connect.CodeNotFound)
+		_, err = stream.FileByFilename("acme/vault.proto")
+		assert.Code(t, err, connect.CodeNotFound)
 		_, err = stream.FileContainingExtension("acme.shared.Shared", 100)
 		assert.Code(t, err, connect.CodeNotFound)
 		nums, err := stream.AllExtensionNumbers("acme.shared.Shared")
@@ -157,7 +168,9 @@ func TestPrivate(t *testing.T) {
 	t.Run("h2c/grpc/cut_from_files", func(t *testing.T) {
 		files, err := stream.FileContainingSymbol("acme.v1.PublicService")
 		assert.NoError(t, err)
-		// secret.proto is needed only by private elements: not sent.
+		// secret.proto is needed only by private elements, and vault.proto
+		// declares only private ones: neither is sent nor imported.
+		assert.Equal(t, len(files[1].GetDependency()), 0)
 		assert.Equal(t, filePaths(files), []string{"acme/api.proto", "acme/shared.proto"})
 		api := files[0]
 		assert.Equal(t, api.GetDependency(), []string{"acme/shared.proto"})
