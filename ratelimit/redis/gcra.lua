@@ -1,0 +1,40 @@
+-- GCRA (generic cell rate algorithm): a token bucket kept as one number, the
+-- theoretical arrival time (TAT) of the next call, in microseconds.
+-- KEYS[1]  the bucket
+-- ARGV[1]  now, microseconds since the Unix epoch
+-- ARGV[2]  emission interval: microseconds per token
+-- ARGV[3]  burst: bucket size in tokens
+-- ARGV[4]  cost: tokens this call spends
+-- Returns {allowed (0/1), remaining tokens, retry after (us), reset (us)}.
+local now = tonumber(ARGV[1])
+local interval = tonumber(ARGV[2])
+local burst = tonumber(ARGV[3])
+local cost = tonumber(ARGV[4])
+local capacity = interval * burst
+
+local tat = tonumber(redis.call('GET', KEYS[1]))
+if tat == nil or tat < now then
+  tat = now
+end
+
+local function tokens(at)
+  local t = math.floor((capacity - (at - now)) / interval)
+  if t < 0 then return 0 end
+  return t
+end
+
+if cost > burst then
+  return {0, tokens(tat), math.ceil(capacity), math.ceil(tat - now)}
+end
+
+local new_tat = tat + cost * interval
+local allow_at = new_tat - capacity
+if now < allow_at then
+  return {0, tokens(tat), math.ceil(allow_at - now), math.ceil(tat - now)}
+end
+
+-- The key expires when the bucket would be full again: no state is lost.
+local ttl = math.ceil((new_tat - now) / 1000)
+if ttl < 1 then ttl = 1 end
+redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', ttl)
+return {1, tokens(new_tat), 0, math.ceil(new_tat - now)}

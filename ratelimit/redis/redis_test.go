@@ -1,0 +1,220 @@
+package redis_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"go.uber.org/goleak"
+	"golang.org/x/time/rate"
+
+	"github.com/connectware/connectware/internal/assert"
+	"github.com/connectware/connectware/internal/testkit"
+	"github.com/connectware/connectware/ratelimit"
+	"github.com/connectware/connectware/ratelimit/redis"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// decide fails the test if a decision hangs: it must come back within the
+// limiter's timeout, and certainly within ten seconds.
+func decide(t *testing.T, l ratelimit.Limiter, now time.Time, key string) (ratelimit.Decision, error) {
+	t.Helper()
+	type result struct {
+		d   ratelimit.Decision
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		d, err := l.AllowN(context.Background(), now, key, 1)
+		done <- result{d, err}
+	}()
+	select {
+	case r := <-done:
+		return r.d, r.err
+	case <-time.After(10 * time.Second):
+		t.Fatal("decision hung")
+		return ratelimit.Decision{}, nil
+	}
+}
+
+func TestTokenBucketSemantics(t *testing.T) {
+	t.Parallel()
+	srv := startRedis(t)
+	l := redis.New(srv.client(t), ratelimit.Policy{Name: "p", Limit: 1, Burst: 3})
+	for i := range 3 {
+		d, err := decide(t, l, t0, "k")
+		assert.NoError(t, err)
+		assert.True(t, d.Allowed, i)
+		assert.Equal(t, d.Remaining, int64(2-i))
+	}
+	d, err := decide(t, l, t0, "k")
+	assert.NoError(t, err)
+	assert.True(t, !d.Allowed)
+	assert.Equal(t, d.Remaining, int64(0))
+	assert.Equal(t, d.RetryAfter, time.Second)
+	assert.Equal(t, d.Reset, 3*time.Second)
+	assert.Equal(t, d.Policy.Name, "p")
+	d, _ = decide(t, l, t0.Add(999*time.Millisecond), "k")
+	assert.True(t, !d.Allowed, "not refilled yet")
+	d, _ = decide(t, l, t0.Add(time.Second), "k")
+	assert.True(t, d.Allowed, "one token after one second")
+	d, _ = decide(t, l, t0, "other")
+	assert.True(t, d.Allowed, "other keys have their own bucket")
+
+	d, err = l.AllowN(context.Background(), t0, "big", 4)
+	assert.NoError(t, err)
+	assert.True(t, !d.Allowed, "a cost above the burst is never allowed")
+	assert.Equal(t, d.RetryAfter, 3*time.Second)
+}
+
+// TestReplicasShareOneLimit: two limiters with their own connections, as
+// two replicas would have, spend one bucket per key.
+func TestReplicasShareOneLimit(t *testing.T) {
+	t.Parallel()
+	srv := startRedis(t)
+	policy := ratelimit.Policy{Limit: rate.Every(time.Hour), Burst: 5}
+	a := redis.New(srv.client(t), policy)
+	b := redis.New(srv.client(t), policy)
+	allowed := 0
+	for i := range 10 {
+		l := a
+		if i%2 == 1 {
+			l = b
+		}
+		d, err := decide(t, l, time.Now(), "client-1")
+		assert.NoError(t, err)
+		if d.Allowed {
+			allowed++
+		}
+	}
+	assert.Equal(t, allowed, 5)
+}
+
+// TestKeysUseHashTags: the Redis key wraps the limiting key in a hash tag
+// and expires when the bucket would be full.
+func TestKeysUseHashTags(t *testing.T) {
+	t.Parallel()
+	srv := startRedis(t)
+	c := srv.client(t)
+	l := redis.New(c, ratelimit.Policy{Name: "api", Limit: 1, Burst: 10})
+	assert.Equal(t, l.Key("alice"), "ratelimit:api:{alice}")
+	_, err := l.AllowN(context.Background(), time.Now(), "alice", 1)
+	assert.NoError(t, err)
+	ttl, err := c.PTTL(context.Background(), "ratelimit:api:{alice}").Result()
+	assert.NoError(t, err)
+	assert.True(t, ttl > 0 && ttl <= time.Second, ttl.String())
+	custom := redis.New(c, ratelimit.Policy{Limit: 1}, redis.WithPrefix("svc:"))
+	assert.Equal(t, custom.Key("k"), "svc:{k}")
+}
+
+// TestScriptFlushFallsBackToEval: after SCRIPT FLUSH, EVALSHA fails with
+// NOSCRIPT and the limiter still decides.
+func TestScriptFlushFallsBackToEval(t *testing.T) {
+	t.Parallel()
+	srv := startRedis(t)
+	c := srv.client(t)
+	l := redis.New(c, ratelimit.Policy{Limit: rate.Every(time.Hour), Burst: 1})
+	d, err := decide(t, l, t0, "k")
+	assert.NoError(t, err)
+	assert.True(t, d.Allowed)
+	assert.NoError(t, c.ScriptFlush(context.Background()).Err())
+	d, err = decide(t, l, t0, "k")
+	assert.NoError(t, err)
+	assert.True(t, !d.Allowed, "state survived, script reloaded")
+}
+
+// TestRedisFailure kills, freezes and restarts Redis under each failure
+// policy: decisions come back within the timeout with the chosen answer,
+// and limiting resumes when Redis does.
+func TestRedisFailure(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		policy  redis.FailurePolicy
+		allowed bool
+	}{
+		{"fail_open", redis.FailOpen, true},
+		{"fail_closed", redis.FailClosed, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := startRedis(t)
+			l := redis.New(srv.client(t), ratelimit.Policy{Limit: rate.Every(time.Hour), Burst: 1},
+				redis.WithTimeout(100*time.Millisecond), redis.WithFailurePolicy(tc.policy))
+			d, err := decide(t, l, time.Now(), "k")
+			assert.NoError(t, err)
+			assert.True(t, d.Allowed)
+
+			srv.pause()
+			for range 3 {
+				d, err = decide(t, l, time.Now(), "k")
+				assert.Error(t, err, "frozen Redis")
+				assert.Equal(t, d.Allowed, tc.allowed)
+			}
+			srv.resume()
+			d, err = decide(t, l, time.Now(), "k")
+			assert.NoError(t, err)
+			assert.True(t, !d.Allowed, "state kept while frozen")
+
+			srv.kill()
+			for range 3 {
+				d, err = decide(t, l, time.Now(), "k")
+				assert.Error(t, err, "dead Redis")
+				assert.Equal(t, d.Allowed, tc.allowed)
+			}
+
+			srv.start() // empty: the restarted Redis lost every bucket
+			var last ratelimit.Decision
+			for range 50 { // the pool may first hand out dead connections
+				if last, err = decide(t, l, time.Now(), "k"); err == nil {
+					break
+				}
+			}
+			assert.NoError(t, err, "limiting resumes")
+			assert.True(t, last.Allowed)
+			d, err = decide(t, l, time.Now(), "k")
+			assert.NoError(t, err)
+			assert.True(t, !d.Allowed, "limiting resumes")
+		})
+	}
+}
+
+// TestMiddlewareWithRedis runs the HTTP middleware on a Redis limiter over
+// the protocol matrix, and checks that a dead Redis under FailClosed gives
+// clients Unavailable.
+func TestMiddlewareWithRedis(t *testing.T) {
+	t.Parallel()
+	srv := startRedis(t)
+	closed := redis.New(srv.client(t), ratelimit.Policy{Limit: rate.Every(time.Hour), Burst: 1},
+		redis.WithFailurePolicy(redis.FailClosed))
+	mw := ratelimit.NewMiddleware(closed, ratelimit.WithKey(ratelimit.KeyHeader("X-Test-Case")))
+	testkit.Matrix(t, mw.Wrap(testkit.NewMux(&testkit.PingServer{})), func(t *testing.T, c testkit.Case) {
+		for _, st := range []connect.StreamType{connect.StreamTypeUnary, connect.StreamTypeServer} {
+			t.Run(testkit.StreamTypeName(st)+"/handler", func(t *testing.T) {
+				h := http.Header{"X-Test-Case": {t.Name()}}
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				_, _, err := testkit.Call(ctx, c.Client(), st, h)
+				assert.NoError(t, err)
+				_, _, err = testkit.Call(ctx, c.Client(), st, h)
+				assert.Code(t, err, connect.CodeResourceExhausted)
+			})
+		}
+	})
+	srv.kill()
+	httpSrv := testkit.NewServer(t, mw.Wrap(testkit.NewMux(&testkit.PingServer{})), testkit.H2C)
+	for _, p := range []testkit.Protocol{testkit.ConnectProto, testkit.GRPC, testkit.GRPCWeb} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, _, err := testkit.Call(ctx, testkit.NewClient(httpSrv, p), connect.StreamTypeUnary, http.Header{"X-Test-Case": {"dead"}})
+		cancel()
+		assert.Code(t, err, connect.CodeUnavailable, p.String())
+		assert.True(t, strings.Contains(err.Error(), "unavailable"))
+	}
+	assert.True(t, mw.Stats().Errors >= 3)
+}
