@@ -9,6 +9,9 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/protobuf/proto"
+
 	"github.com/connectware/connectware/grpchealth"
 )
 
@@ -16,7 +19,9 @@ import (
 // JSON, Connect binary and gRPC-Web encodings, in process. The handler must
 // answer a clear status (never panic): 200 for a known service, 404 for an
 // unknown one, 400 for undecodable input on Connect; gRPC-Web answers in
-// its trailers.
+// its trailers. The hand-written binary decoder must agree with
+// proto.Unmarshal of grpc-go's HealthCheckRequest on what is valid and on
+// the service named.
 func FuzzCheckRequest(f *testing.F) {
 	f.Add([]byte(`{"service":"connectware.test.v1.TestService"}`))
 	f.Add([]byte(`{}`))
@@ -26,6 +31,11 @@ func FuzzCheckRequest(f *testing.F) {
 	f.Add([]byte{0x0a, 0x1f, 'c', 'o', 'n', 'n', 'e', 'c', 't', 'w', 'a', 'r', 'e', '.', 't', 'e', 's', 't', '.', 'v', '1', '.', 'T', 'e', 's', 't', 'S', 'e', 'r', 'v', 'i', 'c', 'e'})
 	f.Add([]byte{0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f})
 	f.Add([]byte{0x12, 0x01, 0xff})
+	f.Add([]byte{0x0a, 0x01, 0xff})            // invalid UTF-8
+	f.Add([]byte{0x0a, 0x01, 'x', 0x0a, 0x00}) // the last field wins
+	f.Add([]byte{0x0b, 0x0c})                  // a group
+	f.Add([]byte{0x08, 0x80, 0x80})            // truncated varint
+	f.Add([]byte{0x00})                        // field number zero
 	checker := grpchealth.NewStaticChecker(pingService)
 	_, h := grpchealth.NewHandler(checker)
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -38,6 +48,19 @@ func FuzzCheckRequest(f *testing.F) {
 			case http.StatusOK, http.StatusNotFound, http.StatusBadRequest:
 			default:
 				t.Fatalf("%s: status %d: %s", contentType, rec.Code, rec.Body)
+			}
+			if contentType != "application/proto" {
+				continue
+			}
+			var want healthpb.HealthCheckRequest
+			wantCode := http.StatusNotFound
+			if err := proto.Unmarshal(body, &want); err != nil {
+				wantCode = http.StatusBadRequest
+			} else if s := want.GetService(); s == "" || s == pingService {
+				wantCode = http.StatusOK
+			}
+			if rec.Code != wantCode {
+				t.Fatalf("binary %x: status %d, proto.Unmarshal says %d (%q)", body, rec.Code, wantCode, want.GetService())
 			}
 		}
 		framed := binary.BigEndian.AppendUint32([]byte{0}, uint32(len(body)))

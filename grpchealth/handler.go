@@ -37,7 +37,7 @@ func NewHandler(checker Checker, options ...connect.HandlerOption) (string, http
 	h.static, _ = checker.(*StaticChecker)
 	h.watcher, _ = checker.(Watcher)
 	h.lister, _ = checker.(Lister)
-	options = append(jsonCodecs(), options...)
+	options = append(codecs(), options...)
 	readOnly := append([]connect.HandlerOption{connect.WithIdempotency(connect.IdempotencyNoSideEffects)}, options...)
 	return "/" + HealthV1ServiceName + "/", &serviceHandler{
 		check: connect.NewUnaryHandler(checkProcedure, h.check, readOnly...),
@@ -98,7 +98,24 @@ func (h *handler) check(
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&healthv1.HealthCheckResponse{Status: toProto(status)}), nil
+	return connect.NewResponse(responseFor(status)), nil
+}
+
+// responses holds one response message per defined status. They are shared
+// by every Check and never modified (the codecs only read them), which saves
+// an allocation per call.
+var responses = [...]*healthv1.HealthCheckResponse{
+	{Status: healthv1.HealthCheckResponse_UNKNOWN},
+	{Status: healthv1.HealthCheckResponse_SERVING},
+	{Status: healthv1.HealthCheckResponse_NOT_SERVING},
+	{Status: healthv1.HealthCheckResponse_SERVICE_UNKNOWN},
+}
+
+func responseFor(status Status) *healthv1.HealthCheckResponse {
+	if int(status) < len(responses) {
+		return responses[status]
+	}
+	return &healthv1.HealthCheckResponse{Status: toProto(status)}
 }
 
 func (h *handler) watch(

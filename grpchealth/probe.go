@@ -178,7 +178,7 @@ func (c *StaticChecker) addProbe(service, name string, liveness bool, check func
 		opt.applyProbe(&p.cfg)
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlockAndNotify()
 	s := &c.probes
 	if s.closed {
 		return
@@ -271,7 +271,7 @@ func callProbe(ctx context.Context, check func(context.Context) error) (err erro
 
 func (c *StaticChecker) recordProbe(p *probe, err error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlockAndNotify()
 	if p.liveness {
 		p.ran, p.err = true, err
 		return

@@ -28,13 +28,21 @@ import (
 type StaticChecker struct {
 	mu       sync.RWMutex
 	statuses map[string]Status
-	watchers map[string]map[*watchEntry]struct{}
+	watchers map[string]*watcherSet
+	pending  [][]*watchEntry // notifications to make once mu is released
 	shutdown bool
 	probes   probeSet
 }
 
 type watchEntry struct {
 	onChange func()
+}
+
+// watcherSet holds the watchers of one service: a set for O(1) removal, and
+// an immutable snapshot, rebuilt after changes, to notify without the lock.
+type watcherSet struct {
+	entries  map[*watchEntry]struct{}
+	snapshot []*watchEntry
 }
 
 var (
@@ -70,7 +78,7 @@ func NewStaticChecker(services ...string) *StaticChecker {
 // NOT_SERVING whatever its components report).
 func (c *StaticChecker) SetStatus(service string, status Status) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlockAndNotify()
 	if c.shutdown {
 		return
 	}
@@ -85,11 +93,34 @@ func (c *StaticChecker) setLocked(service string, status Status) {
 	c.notifyLocked(service)
 }
 
-// notifyLocked calls the onChange of every watcher of service. Each onChange
-// is quick and never blocks, so calling it with c.mu held is fine.
+// notifyLocked queues a notification of every watcher of service, made by
+// unlockAndNotify once c.mu is released: woken watchers read the status, so
+// they must not find the lock held.
 func (c *StaticChecker) notifyLocked(service string) {
-	for entry := range c.watchers[service] {
-		entry.onChange()
+	set := c.watchers[service]
+	if set == nil {
+		return
+	}
+	if set.snapshot == nil {
+		set.snapshot = make([]*watchEntry, 0, len(set.entries))
+		for entry := range set.entries {
+			set.snapshot = append(set.snapshot, entry)
+		}
+	}
+	c.pending = append(c.pending, set.snapshot)
+}
+
+// unlockAndNotify releases c.mu, then calls the onChange functions queued
+// by notifyLocked. A watcher stopped meanwhile may still be called, which
+// the Watcher contract allows.
+func (c *StaticChecker) unlockAndNotify() {
+	pending := c.pending
+	c.pending = nil
+	c.mu.Unlock()
+	for _, snapshot := range pending {
+		for _, entry := range snapshot {
+			entry.onChange()
+		}
 	}
 }
 
@@ -99,7 +130,7 @@ func (c *StaticChecker) notifyLocked(service string) {
 // HTTP server, so load balancers and clients stop sending new calls.
 func (c *StaticChecker) Shutdown() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlockAndNotify()
 	c.shutdown = true
 	c.setAllLocked(StatusNotServing)
 }
@@ -108,7 +139,7 @@ func (c *StaticChecker) Shutdown() {
 // StatusServing and status updates are applied again.
 func (c *StaticChecker) Resume() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlockAndNotify()
 	c.shutdown = false
 	c.setAllLocked(StatusServing)
 }
@@ -171,14 +202,15 @@ func (c *StaticChecker) Watch(_ context.Context, req *CheckRequest, onChange fun
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.watchers == nil {
-		c.watchers = make(map[string]map[*watchEntry]struct{})
+		c.watchers = make(map[string]*watcherSet)
 	}
 	set := c.watchers[service]
 	if set == nil {
-		set = make(map[*watchEntry]struct{})
+		set = &watcherSet{entries: make(map[*watchEntry]struct{})}
 		c.watchers[service] = set
 	}
-	set[entry] = struct{}{}
+	set.entries[entry] = struct{}{}
+	set.snapshot = nil
 	return func() { c.removeWatcher(service, entry) }, nil
 }
 
@@ -186,8 +218,12 @@ func (c *StaticChecker) removeWatcher(service string, entry *watchEntry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	set := c.watchers[service]
-	delete(set, entry)
-	if len(set) == 0 {
+	if set == nil {
+		return
+	}
+	delete(set.entries, entry)
+	set.snapshot = nil
+	if len(set.entries) == 0 {
 		delete(c.watchers, service)
 	}
 }
