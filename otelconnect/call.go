@@ -59,7 +59,8 @@ type call struct {
 	own      Labeler         // the call's Labeler, unless the context had one
 	opts     [6]trace.SpanStartOption
 	labeler  *Labeler
-	ended    atomic.Bool
+	ended    atomic.Bool // a client stream ended (by any goroutine)
+	finished bool        // finish ran (on the goroutine that runs the call)
 	sent     atomic.Int64
 	received atomic.Int64
 	mu       sync.Mutex
@@ -237,6 +238,7 @@ func (c *call) message(sent bool, msg any) {
 // span's end, and its metrics. requestHeader, when not nil, is captured now
 // (client streams); responseHeader, when not nil, is captured too.
 func (c *call) finish(o outcome, err error, requestHeader, responseHeader http.Header) {
+	c.finished = true
 	s := c.side
 	oe := c.entry.outcome(o)
 	if c.span != nil {
@@ -310,4 +312,15 @@ func (c *call) endOnce(conn connect.StreamingClientConn, user bool) {
 		return
 	}
 	c.finish(o, err, nil, nil)
+}
+
+// errPanicked is the error a call that panicked is recorded with.
+var errPanicked = errors.New("panic")
+
+// finishOnPanic, deferred, records a call whose handler (or an interceptor
+// inside) panicked as UNKNOWN, and lets the panic go on.
+func (c *call) finishOnPanic() {
+	if !c.finished {
+		c.finish(outcomeOfCode(connect.CodeUnknown), errPanicked, nil, nil)
+	}
 }

@@ -1,13 +1,18 @@
 package otelconnect_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 
 	"connectrpc.com/connect"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -58,4 +63,50 @@ func Example() {
 	// client connectware.test.v1.TestService/Ping
 	// rpc.server.call.duration s
 	// rpc.client.call.duration s
+}
+
+// The lean Prometheus set-up: the OpenTelemetry exporter without the
+// otel_scope_* labels on every line and without target_info, served by
+// client_golang's promhttp at /metrics.
+func Example_leanPrometheus() {
+	registry := prometheus.NewRegistry()
+	exporter, err := otelprom.New(
+		otelprom.WithRegisterer(registry),
+		otelprom.WithoutScopeInfo(),
+		otelprom.WithoutTargetInfo(),
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	meterProvider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exporter))
+	interceptor, err := otelconnect.NewInterceptor(
+		otelconnect.WithMeterProvider(meterProvider),
+		otelconnect.WithoutTracing(),
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(testv1connect.NewTestServiceHandler(&testkit.PingServer{}, connect.WithInterceptors(interceptor)))
+	mux.Handle("/metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{EnableOpenMetrics: true}))
+	server := httptest.NewServer(mux)
+	defer server.Close()
+
+	client := testv1connect.NewTestServiceClient(server.Client(), server.URL)
+	if _, err := client.Ping(context.Background(), connect.NewRequest(&testv1.PingRequest{Number: 1})); err != nil {
+		log.Fatal(err)
+	}
+	res, err := server.Client().Get(server.URL + "/metrics")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer res.Body.Close()
+	scanner := bufio.NewScanner(res.Body)
+	for scanner.Scan() {
+		if line := scanner.Text(); strings.HasPrefix(line, "rpc_server_call_duration_seconds_count") {
+			fmt.Println(line)
+		}
+	}
+	// Output:
+	// rpc_server_call_duration_seconds_count{rpc_method="connectware.test.v1.TestService/Ping",rpc_response_status_code="OK",rpc_system_name="connectrpc"} 1
 }

@@ -106,6 +106,7 @@ func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 		} else {
 			ctx, c = s.beginServer(ctx, spec, peer.Protocol, peer.Addr, req.Header())
 		}
+		defer c.finishOnPanic()
 		if s.wrapMessages {
 			c.message(spec.IsClient, req.Any())
 		}
@@ -135,6 +136,7 @@ func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) co
 		}
 		peer := conn.Peer()
 		ctx, c := s.beginServer(ctx, spec, peer.Protocol, peer.Addr, conn.RequestHeader())
+		defer c.finishOnPanic()
 		if s.cfg.propagateResponse && c.span != nil {
 			s.cfg.propagator.Inject(ctx, headerCarrier(conn.ResponseHeader()))
 		}
