@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os/exec"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -139,4 +141,25 @@ func TestDrainHealth(t *testing.T) {
 	next, err := watch.Recv()
 	assert.NoError(t, err)
 	assert.Equal(t, next.GetStatus(), healthpb.HealthCheckResponse_NOT_SERVING)
+}
+
+// TestExampleClient runs examples/client against the server: Greet and
+// GreetStream in three protocols, then health and reflection.
+func TestExampleClient(t *testing.T) {
+	p := startProcess(t)
+	bin := filepath.Join(t.TempDir(), "client")
+	out, err := exec.Command("go", "build", "-o", bin, "../client").CombinedOutput()
+	assert.NoError(t, err, string(out))
+	out, err = exec.Command(bin, "-addr", p.URL, "-token", p.Token, "-name", "Lin").CombinedOutput()
+	assert.NoError(t, err, string(out))
+	for _, want := range []string{
+		"connect  Greet:       Hello, Lin!",
+		"grpc     Greet:       Hello, Lin!",
+		"grpc-web Greet:       Hello, Lin!",
+		"grpc-web GreetStream: Goodbye, Lin!",
+		"health   greet.v1.GreetService: serving",
+		"reflect  grpc.reflection.v1alpha.ServerReflection",
+	} {
+		assert.Contains(t, string(out), want)
+	}
 }
