@@ -264,6 +264,81 @@ func BenchmarkHandlerStreamDirect(b *testing.B) {
 	}
 }
 
+// fakeClientConn is a client bidi stream answered in memory: n responses,
+// then io.EOF.
+type fakeClientConn struct {
+	spec     connect.Spec
+	peer     connect.Peer
+	header   http.Header
+	resH     http.Header
+	resT     http.Header
+	n, count int
+}
+
+func (f *fakeClientConn) Spec() connect.Spec           { return f.spec }
+func (f *fakeClientConn) Peer() connect.Peer           { return f.peer }
+func (f *fakeClientConn) RequestHeader() http.Header   { return f.header }
+func (f *fakeClientConn) ResponseHeader() http.Header  { return f.resH }
+func (f *fakeClientConn) ResponseTrailer() http.Header { return f.resT }
+func (f *fakeClientConn) Send(any) error               { return nil }
+func (f *fakeClientConn) CloseRequest() error          { return nil }
+func (f *fakeClientConn) CloseResponse() error         { return nil }
+func (f *fakeClientConn) Receive(msg any) error {
+	if f.count >= f.n {
+		return io.EOF
+	}
+	f.count++
+	msg.(*testv1.CumSumResponse).Sum = int64(f.count)
+	return nil
+}
+
+// BenchmarkClientStreamDirect runs a client bidi stream of 1 and 100
+// messages each way through each interceptor, with an in-memory stream and
+// a cancelable context (as real calls have).
+func BenchmarkClientStreamDirect(b *testing.B) {
+	spec := connect.Spec{Procedure: testv1connect.TestServiceCumSumProcedure, StreamType: connect.StreamTypeBidi, IsClient: true}
+	for _, messages := range []int{1, 100} {
+		for _, p := range providerSets()[:1] {
+			for _, c := range interceptors(b, p) {
+				b.Run(p.name+"/messages="+itoa(messages)+"/"+c.name, func(b *testing.B) {
+					fake := &fakeClientConn{
+						spec:   spec,
+						peer:   connect.Peer{Addr: "127.0.0.1:8080", Protocol: connect.ProtocolGRPC},
+						header: http.Header{}, resH: http.Header{}, resT: http.Header{},
+						n: messages,
+					}
+					f := connect.StreamingClientFunc(func(context.Context, connect.Spec) connect.StreamingClientConn { return fake })
+					if c.i != nil {
+						f = c.i.WrapStreamingClient(f)
+					}
+					ctx, cancel := context.WithCancel(context.Background())
+					defer cancel()
+					req := &testv1.CumSumRequest{Number: 1}
+					var res testv1.CumSumResponse
+					b.ReportAllocs()
+					for b.Loop() {
+						fake.count = 0
+						conn := f(ctx, spec)
+						for range messages {
+							if err := conn.Send(req); err != nil {
+								b.Fatal(err)
+							}
+							if err := conn.Receive(&res); err != nil {
+								b.Fatal(err)
+							}
+						}
+						_ = conn.CloseRequest()
+						if err := conn.Receive(&res); !errors.Is(err, io.EOF) {
+							b.Fatal(err)
+						}
+						_ = conn.CloseResponse()
+					}
+				})
+			}
+		}
+	}
+}
+
 // BenchmarkStreamLoopback makes real 100-message bidi calls over h2c, with
 // the interceptor on the client and the handler.
 func BenchmarkStreamLoopback(b *testing.B) {
