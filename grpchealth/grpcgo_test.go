@@ -2,11 +2,16 @@ package grpchealth_test
 
 import (
 	"context"
+	"net"
+	"net/http"
 	"os"
 	"reflect"
 	"testing"
 
+	"connectrpc.com/connect"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/reflect/protoregistry"
@@ -96,4 +101,42 @@ func TestRegistryNoConflict(t *testing.T) {
 	fd, err := protoregistry.GlobalFiles.FindFileByPath("connectware/grpchealth/v1/health.proto")
 	assert.NoError(t, err)
 	assert.True(t, fd.Package() != "grpc.health.v1", string(fd.Package()))
+}
+
+// TestClientAgainstGRPCGoServer: our Client (gRPC protocol, h2c) checks,
+// watches and lists a grpc-go health server.
+func TestClientAgainstGRPCGoServer(t *testing.T) {
+	t.Parallel()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	assert.NoError(t, err)
+	server := grpc.NewServer()
+	hs := health.NewServer()
+	hs.SetServingStatus(pingService, healthpb.HealthCheckResponse_SERVING)
+	healthpb.RegisterHealthServer(server, hs)
+	go func() { _ = server.Serve(lis) }()
+	t.Cleanup(server.Stop)
+
+	transport := &http.Transport{Protocols: new(http.Protocols)}
+	transport.Protocols.SetUnencryptedHTTP2(true)
+	t.Cleanup(transport.CloseIdleConnections)
+	client := grpchealth.NewClient(&http.Client{Transport: transport}, "http://"+lis.Addr().String(), connect.WithGRPC())
+	ctx, cancel := context.WithCancel(testContext(t))
+	defer cancel()
+
+	res, err := client.Check(ctx, &grpchealth.CheckRequest{Service: pingService})
+	assert.NoError(t, err)
+	assert.Equal(t, res.Status, grpchealth.StatusServing)
+	_, err = client.Check(ctx, &grpchealth.CheckRequest{Service: "nope"})
+	assert.Code(t, err, connect.CodeNotFound)
+	list, err := client.List(ctx)
+	assert.NoError(t, err)
+	assert.Equal(t, list, map[string]grpchealth.Status{"": grpchealth.StatusServing, pingService: grpchealth.StatusServing})
+
+	events := client.Watch(ctx, &grpchealth.CheckRequest{Service: pingService})
+	assert.Equal(t, next(t, events), grpchealth.StatusServing)
+	hs.SetServingStatus(pingService, healthpb.HealthCheckResponse_NOT_SERVING)
+	assert.Equal(t, next(t, events), grpchealth.StatusNotServing)
+	cancel()
+	for range events {
+	}
 }

@@ -176,7 +176,7 @@ func (w *grpcWriter) Flush()                      {}
 
 // h2cServer serves h on a loopback port over h2c and returns its URL and
 // a prior-knowledge HTTP/2 client; both are closed when b ends.
-func h2cServer(b *testing.B, h http.Handler) (string, *http.Client) {
+func h2cServer(b testing.TB, h http.Handler) (string, *http.Client) {
 	srv := httptest.NewUnstartedServer(h)
 	srv.Config.Protocols = new(http.Protocols)
 	srv.Config.Protocols.SetHTTP1(true)
