@@ -1,0 +1,181 @@
+package authn
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/pbkdf2"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// DefaultHashIterations is the PBKDF2-HMAC-SHA256 iteration count
+// [HashSecret] uses when given zero: OWASP's 2023 recommendation.
+const DefaultHashIterations = 600_000
+
+const (
+	hashPrefix  = "$pbkdf2-sha256$i="
+	hashSaltLen = 16
+	hashKeyLen  = 32
+)
+
+var b64 = base64.RawStdEncoding
+
+// HashSecret hashes secret with PBKDF2-HMAC-SHA256 (from the standard
+// library), a random 16-byte salt and iterations rounds (zero means
+// [DefaultHashIterations]), and returns it in the PHC string format
+// "$pbkdf2-sha256$i=<iterations>$<salt>$<hash>" that [BasicAuth] reads.
+// Lower counts are fine for long random secrets, not for passwords.
+func HashSecret(secret string, iterations int) (string, error) {
+	if iterations <= 0 {
+		iterations = DefaultHashIterations
+	}
+	salt := make([]byte, hashSaltLen)
+	_, _ = rand.Read(salt)
+	key, err := pbkdf2.Key(sha256.New, secret, salt, iterations, hashKeyLen)
+	if err != nil {
+		return "", fmt.Errorf("authn: hash secret: %w", err)
+	}
+	return hashPrefix + strconv.Itoa(iterations) + "$" + b64.EncodeToString(salt) + "$" + b64.EncodeToString(key), nil
+}
+
+// hashedSecret is a parsed HashSecret string.
+type hashedSecret struct {
+	iterations int
+	salt, key  []byte
+}
+
+func parseHashedSecret(s string) (hashedSecret, error) {
+	rest, ok := strings.CutPrefix(s, hashPrefix)
+	if !ok {
+		return hashedSecret{}, errors.New("not a $pbkdf2-sha256$ hash")
+	}
+	parts := strings.Split(rest, "$")
+	if len(parts) != 3 {
+		return hashedSecret{}, errors.New("want $pbkdf2-sha256$i=N$salt$hash")
+	}
+	iterations, err := strconv.Atoi(parts[0])
+	if err != nil || iterations <= 0 {
+		return hashedSecret{}, errors.New("bad iteration count")
+	}
+	salt, err := b64.DecodeString(parts[1])
+	if err != nil || len(salt) < 8 {
+		return hashedSecret{}, errors.New("bad salt")
+	}
+	key, err := b64.DecodeString(parts[2])
+	if err != nil || len(key) < 16 {
+		return hashedSecret{}, errors.New("bad hash")
+	}
+	return hashedSecret{iterations: iterations, salt: salt, key: key}, nil
+}
+
+// verify reports, in constant time for a given hash, whether secret matches.
+func (h hashedSecret) verify(secret string) bool {
+	key, err := pbkdf2.Key(sha256.New, secret, h.salt, h.iterations, len(h.key))
+	if err != nil {
+		return false
+	}
+	return subtle.ConstantTimeCompare(key, h.key) == 1
+}
+
+// BasicAuth returns an [AuthFunc] for HTTP Basic authentication (RFC 7617)
+// against users, which maps user names to secrets hashed by [HashSecret]. The
+// identity is the user name (a string; see [InfoAs]).
+//
+// An unknown user costs the same hashing as a known one and gets the same
+// error as a wrong password, so neither the message nor the time taken says
+// which part was wrong. Successful checks are remembered (as HMAC-SHA256
+// digests under a per-process random key, at most 1024) so a client that
+// sends the same credentials on every call pays for PBKDF2 once. Rejections
+// carry the challenge `Basic realm="api", charset="UTF-8"`.
+//
+// It returns an error if a hash is malformed.
+func BasicAuth(users map[string]string, opts ...ValidatorOption) (AuthFunc, error) {
+	cfg := newValidatorConfig(opts)
+	hashes := make(map[string]hashedSecret, len(users))
+	maxIterations := 1
+	for user, encoded := range users {
+		h, err := parseHashedSecret(encoded)
+		if err != nil {
+			return nil, fmt.Errorf("authn: user %q: %w", user, err)
+		}
+		hashes[user] = h
+		maxIterations = max(maxIterations, h.iterations)
+	}
+	dummy := hashedSecret{iterations: maxIterations, salt: make([]byte, hashSaltLen), key: make([]byte, hashKeyLen)}
+	cache := newVerifiedCache(1024)
+	challenge := "Basic realm=" + strconv.Quote(cfg.realm) + `, charset="UTF-8"`
+	return func(_ context.Context, req *http.Request) (any, error) {
+		header := req.Header.Get("Authorization")
+		if header == "" {
+			return nil, errMissing(challenge)
+		}
+		user, password, ok := parseBasic(header)
+		if !ok {
+			return nil, errInvalid(challenge)
+		}
+		digest := cache.digest(user, password)
+		if cache.has(digest) {
+			return user, nil
+		}
+		h, known := hashes[user]
+		if !known {
+			h = dummy
+		}
+		if !h.verify(password) || !known {
+			return nil, errInvalid(challenge)
+		}
+		cache.add(digest)
+		return user, nil
+	}, nil
+}
+
+// verifiedCache remembers credentials that passed verification.
+type verifiedCache struct {
+	key  [32]byte
+	max  int
+	mu   sync.Mutex
+	seen map[[sha256.Size]byte]struct{}
+}
+
+func newVerifiedCache(size int) *verifiedCache {
+	c := &verifiedCache{max: size, seen: make(map[[sha256.Size]byte]struct{})}
+	_, _ = rand.Read(c.key[:])
+	return c
+}
+
+func (c *verifiedCache) digest(user, password string) [sha256.Size]byte {
+	mac := hmac.New(sha256.New, c.key[:])
+	mac.Write([]byte(user))
+	mac.Write([]byte{0})
+	mac.Write([]byte(password))
+	var out [sha256.Size]byte
+	mac.Sum(out[:0])
+	return out
+}
+
+func (c *verifiedCache) has(digest [sha256.Size]byte) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.seen[digest]
+	return ok
+}
+
+func (c *verifiedCache) add(digest [sha256.Size]byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.seen) >= c.max {
+		for k := range c.seen { // evict an arbitrary entry
+			delete(c.seen, k)
+			break
+		}
+	}
+	c.seen[digest] = struct{}{}
+}

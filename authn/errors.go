@@ -1,0 +1,107 @@
+package authn
+
+import (
+	"errors"
+	"fmt"
+
+	"connectrpc.com/connect"
+)
+
+// Errorf returns a [connect.CodeUnauthenticated] error with a formatted
+// message, for AuthFuncs to return.
+func Errorf(template string, args ...any) *connect.Error {
+	return connect.NewError(connect.CodeUnauthenticated, fmt.Errorf(template, args...))
+}
+
+// Messages of the validators' errors. They never say which part of a
+// credential was wrong.
+const (
+	msgMissing = "credentials required"
+	msgInvalid = "invalid credentials"
+)
+
+// ChallengeError is an Unauthenticated error that asks the client for
+// credentials with a WWW-Authenticate challenge. The [Middleware] sends the
+// challenge as an HTTP response header in every protocol. Build one with
+// [Challenge].
+type ChallengeError struct {
+	err       *connect.Error
+	challenge string
+}
+
+// Challenge returns an error that rejects a call with err and sends
+// challenge (such as `Bearer realm="api", error="invalid_token"`) in the
+// WWW-Authenticate response header. An AuthFunc returns it.
+func Challenge(err *connect.Error, challenge string) *ChallengeError {
+	return &ChallengeError{err: err, challenge: challenge}
+}
+
+// Error returns the message of the underlying *connect.Error.
+func (e *ChallengeError) Error() string { return e.err.Error() }
+
+// Unwrap returns the underlying *connect.Error.
+func (e *ChallengeError) Unwrap() error { return e.err }
+
+// Challenge returns the WWW-Authenticate challenge.
+func (e *ChallengeError) Challenge() string { return e.challenge }
+
+// challengeOf returns the challenge to send with err: its own, the default
+// for Unauthenticated errors that carry none in their metadata, or "".
+func challengeOf(err error, fallback string) string {
+	if ce, ok := err.(*ChallengeError); ok {
+		return ce.challenge
+	}
+	var ce *ChallengeError
+	if errors.As(err, &ce) {
+		return ce.challenge
+	}
+	if fallback == "" || connect.CodeOf(err) != connect.CodeUnauthenticated {
+		return ""
+	}
+	var connectErr *connect.Error
+	if errors.As(err, &connectErr) && connectErr.Meta().Get("Www-Authenticate") != "" {
+		return "" // the error writer sends it (connectrpc.com/authn style)
+	}
+	return fallback
+}
+
+// asUnauthenticated turns an AuthFunc's error into an RPC error: connect
+// errors keep their code, others become Unauthenticated.
+func asUnauthenticated(err error) error {
+	if _, ok := err.(*ChallengeError); ok {
+		return err
+	}
+	if _, ok := err.(*connect.Error); ok {
+		return err
+	}
+	var connectErr *connect.Error
+	if errors.As(err, &connectErr) {
+		return err
+	}
+	return connect.NewError(connect.CodeUnauthenticated, err)
+}
+
+// asPermissionDenied turns an AuthorizeFunc's error into an RPC error:
+// connect errors keep their code, others become PermissionDenied.
+func asPermissionDenied(err error) error {
+	var connectErr *connect.Error
+	if errors.As(err, &connectErr) {
+		return err
+	}
+	return connect.NewError(connect.CodePermissionDenied, err)
+}
+
+var (
+	errMissingText = errors.New(msgMissing)
+	errInvalidText = errors.New(msgInvalid)
+)
+
+// errMissing is the error for a request without credentials.
+func errMissing(challenge string) error {
+	return &ChallengeError{err: connect.NewError(connect.CodeUnauthenticated, errMissingText), challenge: challenge}
+}
+
+// errInvalid is the error for a request with wrong or malformed credentials.
+func errInvalid(challenge string) error {
+	return &ChallengeError{err: connect.NewError(connect.CodeUnauthenticated, errInvalidText), challenge: challenge}
+}

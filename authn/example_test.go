@@ -1,0 +1,58 @@
+package authn_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+
+	"connectrpc.com/connect"
+
+	"github.com/connectware/connectware/authn"
+	testv1 "github.com/connectware/connectware/internal/gen/connectware/test/v1"
+	"github.com/connectware/connectware/internal/gen/connectware/test/v1/testv1connect"
+	"github.com/connectware/connectware/internal/testkit"
+)
+
+func Example() {
+	mux := http.NewServeMux()
+	mux.Handle(testv1connect.NewTestServiceHandler(&testkit.PingServer{
+		OnCall: func(ctx context.Context, _ string) error {
+			user, _ := authn.InfoAs[string](ctx)
+			fmt.Println("handler sees", user)
+			return nil
+		},
+	}))
+	middleware := authn.New(
+		authn.BearerTokens(map[string]any{"secret-token": "alice"}),
+		authn.WithPublicServices("grpc.health.v1.Health", "grpc.reflection.*"),
+	)
+	srv := httptest.NewServer(middleware.Wrap(mux))
+	defer srv.Close()
+
+	client := testv1connect.NewTestServiceClient(srv.Client(), srv.URL)
+	_, err := client.Ping(context.Background(), connect.NewRequest(&testv1.PingRequest{}))
+	fmt.Println(connect.CodeOf(err), err.(*connect.Error).Meta().Get("WWW-Authenticate"))
+
+	req := connect.NewRequest(&testv1.PingRequest{})
+	req.Header().Set("Authorization", "Bearer secret-token")
+	_, err = client.Ping(context.Background(), req)
+	fmt.Println(err)
+	// Output:
+	// unauthenticated Bearer realm="api"
+	// handler sees alice
+	// <nil>
+}
+
+func ExampleBasicAuth() {
+	hash, _ := authn.HashSecret("correct horse battery staple", 0)
+	auth, err := authn.BasicAuth(map[string]string{"alice": hash}, authn.WithRealm("admin"))
+	if err != nil {
+		panic(err)
+	}
+	_ = authn.New(auth)
+	fmt.Println(strings.Join(strings.Split(hash, "$")[:3], "$"))
+	// Output:
+	// $pbkdf2-sha256$i=600000
+}

@@ -1,0 +1,113 @@
+package authn
+
+import (
+	"encoding/base64"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"connectrpc.com/connect"
+)
+
+// InferProtocol guesses the RPC protocol of request from its method and
+// Content-Type (and, for GET, its query): [connect.ProtocolGRPC],
+// [connect.ProtocolGRPCWeb] or [connect.ProtocolConnect]. The boolean is
+// false when request does not look like an RPC at all.
+func InferProtocol(request *http.Request) (string, bool) {
+	switch request.Method {
+	case http.MethodPost:
+		ctype := request.Header.Get("Content-Type")
+		switch {
+		case hasMediaPrefix(ctype, "application/grpc-web"):
+			return connect.ProtocolGRPCWeb, true
+		case hasMediaPrefix(ctype, "application/grpc"):
+			return connect.ProtocolGRPC, true
+		case strings.HasPrefix(ctype, "application/connect+"):
+			return connect.ProtocolConnect, true // streaming
+		case strings.HasPrefix(ctype, "application/"):
+			return connect.ProtocolConnect, true // unary
+		}
+	case http.MethodGet:
+		// Connect unary GET: ?message=...&encoding=...
+		raw := request.URL.RawQuery
+		if raw == "" {
+			return "", false
+		}
+		query := request.URL.Query()
+		if query.Has("message") && query.Has("encoding") {
+			return connect.ProtocolConnect, true
+		}
+	}
+	return "", false
+}
+
+// hasMediaPrefix reports whether ctype is base or base followed by "+codec"
+// or parameters.
+func hasMediaPrefix(ctype, base string) bool {
+	if !strings.HasPrefix(ctype, base) {
+		return false
+	}
+	rest := ctype[len(base):]
+	return rest == "" || rest[0] == '+' || rest[0] == ';'
+}
+
+// InferProcedure returns the procedure named by the last two segments of
+// url's path, such as "/acme.foo.v1.FooService/Bar". The boolean is false
+// when the path does not end in two non-empty segments.
+func InferProcedure(url *url.URL) (string, bool) {
+	path := url.Path
+	last := strings.LastIndexByte(path, '/')
+	if last < 0 || last == len(path)-1 {
+		return "", false
+	}
+	prev := strings.LastIndexByte(path[:last], '/')
+	if prev < 0 || prev == last-1 {
+		return "", false
+	}
+	return path[prev:], true
+}
+
+// BearerToken returns the token of an "Authorization: Bearer <token>"
+// header. The scheme is matched case-insensitively (RFC 9110 section 11.1)
+// and spaces before the token are skipped. The boolean is false when there is
+// no such header or the token is empty.
+func BearerToken(request *http.Request) (string, bool) {
+	return schemeParam(request.Header.Get("Authorization"), "Bearer")
+}
+
+// BasicCredentials returns the user name and password of an
+// "Authorization: Basic <base64(user:pass)>" header (RFC 7617). The boolean
+// is false when there is no such header or it is malformed.
+func BasicCredentials(request *http.Request) (username, password string, ok bool) {
+	return parseBasic(request.Header.Get("Authorization"))
+}
+
+// parseBasic decodes the value of a Basic Authorization header.
+func parseBasic(header string) (username, password string, ok bool) {
+	encoded, ok := schemeParam(header, "Basic")
+	if !ok {
+		return "", "", false
+	}
+	decoded, err := base64.StdEncoding.DecodeString(encoded)
+	if err != nil {
+		return "", "", false
+	}
+	username, password, ok = strings.Cut(string(decoded), ":")
+	if !ok {
+		return "", "", false
+	}
+	return username, password, true
+}
+
+// schemeParam returns the credentials after "<scheme> " in an Authorization
+// header value.
+func schemeParam(header, scheme string) (string, bool) {
+	if len(header) <= len(scheme) || header[len(scheme)] != ' ' || !strings.EqualFold(header[:len(scheme)], scheme) {
+		return "", false
+	}
+	param := strings.TrimLeft(header[len(scheme)+1:], " ")
+	if param == "" {
+		return "", false
+	}
+	return param, true
+}

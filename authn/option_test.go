@@ -1,0 +1,275 @@
+package authn_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"connectrpc.com/connect"
+
+	"github.com/connectware/connectware/authn"
+	testv1 "github.com/connectware/connectware/internal/gen/connectware/test/v1"
+	"github.com/connectware/connectware/internal/gen/connectware/test/v1/testv1connect"
+	"github.com/connectware/connectware/internal/assert"
+	"github.com/connectware/connectware/internal/testkit"
+)
+
+func ping(ctx context.Context, client testv1connect.TestServiceClient, header http.Header) error {
+	_, _, err := testkit.Call(ctx, client, connect.StreamTypeUnary, header)
+	return err
+}
+
+// TestPublicProcedures checks exact procedure names and service names and
+// prefixes, in every protocol: public calls need no credentials and carry no
+// identity even when they send credentials; other calls still need them.
+func TestPublicProcedures(t *testing.T) {
+	t.Parallel()
+	auth := authn.BearerTokens(map[string]any{goodToken: wantUser})
+	cases := map[string]authn.Option{
+		"procedure":      authn.WithPublicProcedures(testv1connect.TestServicePingProcedure),
+		"service":        authn.WithPublicServices(testv1connect.TestServiceName),
+		"service_prefix": authn.WithPublicServices("connectware.test.*"),
+	}
+	for name, opt := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(auth, opt)
+			testkit.Matrix(t, f.handler, func(t *testing.T, c testkit.Case) {
+				assert.NoError(t, ping(ctxTimeout(t), c.Client(), nil))
+				assert.NoError(t, ping(ctxTimeout(t), c.Client(), bearer(goodToken)))
+				assert.Equal(t, f.lastUser.Load(), any(""), "public call got an identity")
+				_, _, err := testkit.Call(ctxTimeout(t), c.Client(), connect.StreamTypeServer, nil)
+				if name == "procedure" {
+					assert.Code(t, err, connect.CodeUnauthenticated)
+				} else {
+					assert.NoError(t, err)
+				}
+			})
+		})
+	}
+	t.Run("other_services", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(auth,
+			authn.WithPublicServices("grpc.health.v1.Health", "grpc.reflection.*", "connectware.test.v1.TestServiceX"),
+			authn.WithPublicProcedures("/connectware.test.v1.TestService/Pin"))
+		srv := testkit.NewServer(t, f.handler, testkit.H2C)
+		err := ping(ctxTimeout(t), testkit.NewClient(srv, testkit.ConnectProto), nil)
+		assert.Code(t, err, connect.CodeUnauthenticated)
+	})
+}
+
+// TestPreflight checks that CORS preflights reach the next handler without
+// authentication and without an identity, that they never authenticate a
+// later real call, and that WithPreflightAuthentication restores the
+// connectrpc.com/authn behaviour.
+func TestPreflight(t *testing.T) {
+	t.Parallel()
+	var preflights atomic.Int64
+	var sawInfo atomic.Bool
+	mux := testkit.NewMux(&testkit.PingServer{})
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodOptions {
+			preflights.Add(1)
+			if authn.GetInfo(r.Context()) != nil {
+				sawInfo.Store(true)
+			}
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+	auth := authn.BearerTokens(map[string]any{goodToken: wantUser})
+	srv := testkit.NewServer(t, authn.New(auth).Wrap(next), testkit.HTTP1)
+	strict := testkit.NewServer(t, authn.New(auth, authn.WithPreflightAuthentication()).Wrap(next), testkit.HTTP1)
+	preflight := func(s *testkit.Server, acrm string, token string) int {
+		req, _ := http.NewRequest(http.MethodOptions, s.URL+testv1connect.TestServicePingProcedure, nil)
+		req.Header.Set("Origin", "https://example.com")
+		if acrm != "" {
+			req.Header.Set("Access-Control-Request-Method", acrm)
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		res, err := s.Client.Do(req)
+		assert.NoError(t, err)
+		_, _ = io.Copy(io.Discard, res.Body)
+		_ = res.Body.Close()
+		return res.StatusCode
+	}
+	assert.Equal(t, preflight(srv, "POST", ""), http.StatusNoContent)
+	assert.Equal(t, preflight(srv, "POST", goodToken), http.StatusNoContent)
+	assert.Equal(t, preflights.Load(), int64(2))
+	assert.True(t, !sawInfo.Load(), "a preflight carried an identity")
+	// The same connection then carries a real call without credentials.
+	assert.Code(t, ping(ctxTimeout(t), testkit.NewClient(srv, testkit.ConnectJSON), nil), connect.CodeUnauthenticated)
+	// OPTIONS without Access-Control-Request-Method is no preflight.
+	assert.Equal(t, preflight(srv, "", ""), http.StatusUnauthorized)
+	assert.Equal(t, preflight(strict, "POST", ""), http.StatusUnauthorized)
+	assert.Equal(t, preflights.Load(), int64(2))
+}
+
+// TestNonRPC checks the three policies for requests that are not RPCs.
+func TestNonRPC(t *testing.T) {
+	t.Parallel()
+	auth := authn.BearerTokens(map[string]any{goodToken: wantUser})
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, _ := authn.InfoAs[string](r.Context())
+		_, _ = io.WriteString(w, "ok "+user)
+	})
+	get := func(h http.Handler, token string) (int, string) {
+		srv := testkit.NewServer(t, h, testkit.HTTP1)
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/healthz", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		res, err := srv.Client.Do(req)
+		assert.NoError(t, err)
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(body)
+	}
+	code, _ := get(authn.New(auth).Wrap(next), "")
+	assert.Equal(t, code, http.StatusUnauthorized)
+	code, body := get(authn.New(auth).Wrap(next), goodToken)
+	assert.Equal(t, code, http.StatusOK)
+	assert.Equal(t, body, "ok "+wantUser)
+	code, body = get(authn.New(auth, authn.WithNonRPC(authn.NonRPCAllow)).Wrap(next), goodToken)
+	assert.Equal(t, code, http.StatusOK)
+	assert.Equal(t, body, "ok ", "allowed non-RPC request was authenticated")
+	code, _ = get(authn.New(auth, authn.WithNonRPC(authn.NonRPCDeny)).Wrap(next), goodToken)
+	assert.Equal(t, code, http.StatusNotFound)
+	// RPCs are unaffected by the non-RPC policy.
+	f := newFixture(auth, authn.WithNonRPC(authn.NonRPCAllow))
+	srv := testkit.NewServer(t, f.handler, testkit.H2C)
+	assert.Code(t, ping(ctxTimeout(t), testkit.NewClient(srv, testkit.ConnectJSON), nil), connect.CodeUnauthenticated)
+}
+
+// TestIdentityNoLeak runs many concurrent callers with different tokens over
+// shared connections, interleaved with anonymous public calls and rejected
+// calls, and checks every handler sees exactly its caller's identity.
+func TestIdentityNoLeak(t *testing.T) {
+	t.Parallel()
+	tokens := map[string]any{}
+	for i := range 8 {
+		tokens["token-"+string(rune('a'+i))] = "user-" + string(rune('a'+i))
+	}
+	var mismatches atomic.Int64
+	ps := &testkit.PingServer{OnCall: func(ctx context.Context, procedure string) error {
+		user, _ := authn.InfoAs[string](ctx)
+		want := "" // the public procedure
+		if procedure != testv1connect.TestServiceCountUpProcedure {
+			want = strings.TrimPrefix(callerFrom(ctx), "token-")
+			want = "user-" + want
+		}
+		if user != want {
+			mismatches.Add(1)
+		}
+		return nil
+	}}
+	mux := testkit.NewMux(ps, connect.WithInterceptors(callerInterceptor{}))
+	h := authn.New(authn.BearerTokens(tokens), authn.WithPublicProcedures(testv1connect.TestServiceCountUpProcedure)).Wrap(mux)
+	testkit.Matrix(t, h, func(t *testing.T, c testkit.Case) {
+		client := c.Client()
+		var wg sync.WaitGroup
+		for token := range tokens {
+			wg.Go(func() {
+				for range 5 {
+					if err := ping(ctxTimeout(t), client, bearer(token)); err != nil {
+						t.Errorf("valid call: %v", err)
+					}
+					if _, _, err := testkit.Call(ctxTimeout(t), client, connect.StreamTypeServer, nil); err != nil {
+						t.Errorf("public call: %v", err)
+					}
+					if err := ping(ctxTimeout(t), client, bearer(token+"-wrong")); connect.CodeOf(err) != connect.CodeUnauthenticated {
+						t.Errorf("wrong token: %v", err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+	})
+	assert.Equal(t, mismatches.Load(), int64(0), "a handler saw another caller's identity")
+}
+
+type callerKey struct{}
+
+func callerFrom(ctx context.Context) string { s, _ := ctx.Value(callerKey{}).(string); return s }
+
+// callerInterceptor records the raw bearer token of each call so the
+// handler can compare it with the identity the middleware stored.
+type callerInterceptor struct{}
+
+func (callerInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		token := strings.TrimPrefix(req.Header().Get("Authorization"), "Bearer ")
+		return next(context.WithValue(ctx, callerKey{}, token), req)
+	}
+}
+
+func (callerInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return next
+}
+
+func (callerInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
+		token := strings.TrimPrefix(conn.RequestHeader().Get("Authorization"), "Bearer ")
+		return next(context.WithValue(ctx, callerKey{}, token), conn)
+	}
+}
+
+// TestNewMiddlewareCompat uses the package the way connectrpc.com/authn
+// v0.2.0 is used: NewMiddleware with handler options, an AuthFunc built on
+// BearerToken and Errorf with a challenge in the error's metadata, GetInfo.
+func TestNewMiddlewareCompat(t *testing.T) {
+	t.Parallel()
+	auth := func(_ context.Context, req *http.Request) (any, error) {
+		token, ok := authn.BearerToken(req)
+		if !ok || token != goodToken {
+			err := authn.Errorf("invalid authorization")
+			err.Meta().Set("WWW-Authenticate", "Bearer")
+			return nil, err
+		}
+		return wantUser, nil
+	}
+	var got atomic.Value
+	ps := &testkit.PingServer{OnCall: func(ctx context.Context, _ string) error {
+		got.Store(authn.GetInfo(ctx))
+		return nil
+	}}
+	h := authn.NewMiddleware(auth, connect.WithCompressMinBytes(1)).Wrap(testkit.NewMux(ps))
+	srv := testkit.NewServer(t, h, testkit.H2C)
+	client := testkit.NewClient(srv, testkit.ConnectJSON)
+	err := ping(ctxTimeout(t), client, bearer("nope"))
+	assert.Code(t, err, connect.CodeUnauthenticated)
+	assert.Contains(t, err.Error(), "invalid authorization")
+	assertChallenge(t, err, "Bearer")
+	assert.NoError(t, ping(ctxTimeout(t), client, bearer(goodToken)))
+	assert.Equal(t, got.Load(), any(wantUser))
+}
+
+// TestPlainErrorIsUnauthenticated checks that an AuthFunc's non-connect
+// error is sent as Unauthenticated with the default challenge.
+func TestPlainErrorIsUnauthenticated(t *testing.T) {
+	t.Parallel()
+	auth := func(context.Context, *http.Request) (any, error) { return nil, io.EOF }
+	h := authn.New(auth, authn.WithChallenge(`Bearer realm="x"`)).Wrap(testkit.NewMux(&testkit.PingServer{}))
+	srv := testkit.NewServer(t, h, testkit.H2C)
+	err := ping(ctxTimeout(t), testkit.NewClient(srv, testkit.GRPC), nil)
+	assert.Code(t, err, connect.CodeUnauthenticated)
+	assertChallenge(t, err, `Bearer realm="x"`)
+}
+
+// TestNilAuth checks that a nil AuthFunc rejects everything but public calls.
+func TestNilAuth(t *testing.T) {
+	t.Parallel()
+	h := authn.New(nil, authn.WithPublicProcedures(testv1connect.TestServiceFailProcedure)).Wrap(testkit.NewMux(&testkit.PingServer{}))
+	srv := testkit.NewServer(t, h, testkit.H2C)
+	client := testkit.NewClient(srv, testkit.ConnectProto)
+	assert.Code(t, ping(ctxTimeout(t), client, bearer(goodToken)), connect.CodeUnauthenticated)
+	_, err := client.Fail(ctxTimeout(t), connect.NewRequest(&testv1.FailRequest{Code: int32(connect.CodeAborted)}))
+	assert.Code(t, err, connect.CodeAborted)
+}
