@@ -37,6 +37,16 @@
 // start a new trace linked to the remote span ([WithTrustRemote] makes them
 // children instead).
 //
+// A span's attributes are all set when its call ends, in one batch (the
+// per-call headers and peer address of [WithTraceRequestHeader] and
+// [WithServerPeerAttributes] excepted): samplers see the span's name and
+// kind, which is what they need to sample by procedure. This saves a copy
+// and an allocation per call.
+//
+// A client stream ends at its first Receive error (io.EOF included), at
+// CloseResponse, or when its context ends, whichever comes first: a caller
+// that only cancels its context still gets its span and duration, once.
+//
 // # Migrating dashboards
 //
 // The environment variable OTEL_SEMCONV_STABILITY_OPT_IN, read once by

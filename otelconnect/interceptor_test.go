@@ -251,6 +251,29 @@ func TestClientStreamCanceled(t *testing.T) {
 				assert.Equal(t, len(tel.ended()), 0)
 				assert.Equal(t, len(tel.collect(t)), 0)
 			})
+			if !n.HTTP2() {
+				continue
+			}
+			t.Run(n.String()+"/"+p.String()+"/bidi_stream", func(t *testing.T) {
+				tel.ended()
+				tel.collect(t)
+				client := testkit.NewClient(srv, p, connect.WithInterceptors(interceptor))
+				ctx, cancel := context.WithCancel(context.Background())
+				stream := client.CumSum(ctx)
+				assert.NoError(t, stream.Send(&testv1.CumSumRequest{Number: 1}))
+				_, err := stream.Receive()
+				assert.NoError(t, err)
+				cancel()
+				tel.waitSpans(t, 1)
+				a := attrs(tel.ended()[0].Attributes())
+				assert.True(t, contains(a, "rpc.response.status_code=CANCELED"), a)
+				points := histFloat(t, tel.collect(t), "rpc.client.call.duration")
+				assert.Equal(t, points[0].Count, uint64(1))
+				// The stream must still be released.
+				_ = stream.CloseRequest()
+				_ = stream.CloseResponse()
+				assert.Equal(t, len(tel.ended()), 0)
+			})
 		}
 	}
 }
