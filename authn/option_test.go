@@ -12,9 +12,9 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/connectware/connectware/authn"
+	"github.com/connectware/connectware/internal/assert"
 	testv1 "github.com/connectware/connectware/internal/gen/connectware/test/v1"
 	"github.com/connectware/connectware/internal/gen/connectware/test/v1/testv1connect"
-	"github.com/connectware/connectware/internal/assert"
 	"github.com/connectware/connectware/internal/testkit"
 )
 
@@ -177,7 +177,7 @@ func TestIdentityNoLeak(t *testing.T) {
 		var wg sync.WaitGroup
 		for token := range tokens {
 			wg.Go(func() {
-				for range 5 {
+				for range 3 {
 					if err := ping(ctxTimeout(t), client, bearer(token)); err != nil {
 						t.Errorf("valid call: %v", err)
 					}

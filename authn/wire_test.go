@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/connectware/connectware/authn"
-	"github.com/connectware/connectware/internal/gen/connectware/test/v1/testv1connect"
 	"github.com/connectware/connectware/internal/assert"
+	"github.com/connectware/connectware/internal/gen/connectware/test/v1/testv1connect"
 	"github.com/connectware/connectware/internal/testkit"
 )
 
