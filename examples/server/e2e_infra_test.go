@@ -7,16 +7,20 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	reflectionalphapb "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
 
+	greetv1 "github.com/connectware/connectware/examples/gen/greet/v1"
 	"github.com/connectware/connectware/grpchealth"
 	"github.com/connectware/connectware/grpcreflect"
 	"github.com/connectware/connectware/internal/assert"
@@ -162,4 +166,46 @@ func TestExampleClient(t *testing.T) {
 	} {
 		assert.Contains(t, string(out), want)
 	}
+}
+
+// TestMetrics: /metrics is lint-clean Prometheus text with each
+// GreetService method's duration histogram and its status codes, and
+// OpenMetrics with trace_id exemplars.
+func TestMetrics(t *testing.T) {
+	p := startProcess(t)
+	client := p.greetClient(t, testkit.ConnectJSON, false, true)
+	ctx := context.Background()
+	_, err := client.Greet(ctx, connect.NewRequest(&greetv1.GreetRequest{Name: "Ada"}))
+	assert.NoError(t, err)
+	_, err = client.Greet(ctx, connect.NewRequest(&greetv1.GreetRequest{Name: ""}))
+	assert.Code(t, err, connect.CodeInvalidArgument)
+	stream, err := client.GreetStream(ctx, connect.NewRequest(&greetv1.GreetRequest{Name: "Ada"}))
+	assert.NoError(t, err)
+	for stream.Receive() {
+	}
+	assert.NoError(t, stream.Close())
+
+	res, err := http.Get(p.URL + "/metrics")
+	assert.NoError(t, err)
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	text := string(body)
+	for _, want := range []string{
+		`rpc_server_call_duration_seconds_count{rpc_method="greet.v1.GreetService/Greet",rpc_response_status_code="OK",rpc_system_name="connectrpc"} 1`,
+		`rpc_server_call_duration_seconds_count{error_type="INVALID_ARGUMENT",rpc_method="greet.v1.GreetService/Greet",rpc_response_status_code="INVALID_ARGUMENT",rpc_system_name="connectrpc"} 1`,
+		`rpc_server_call_duration_seconds_count{rpc_method="greet.v1.GreetService/GreetStream",rpc_response_status_code="OK",rpc_system_name="connectrpc"} 1`,
+	} {
+		assert.Contains(t, text, want)
+	}
+	problems, err := promlint.New(strings.NewReader(text)).Lint()
+	assert.NoError(t, err)
+	assert.Equal(t, len(problems), 0, problems)
+
+	req, _ := http.NewRequest(http.MethodGet, p.URL+"/metrics", nil)
+	req.Header.Set("Accept", "application/openmetrics-text; version=1.0.0")
+	res, err = http.DefaultClient.Do(req)
+	assert.NoError(t, err)
+	body, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	assert.Contains(t, string(body), `# {trace_id="`)
 }

@@ -188,9 +188,15 @@ const (
 
 func newApp(cfg config) (*app, error) {
 	a := &app{}
+	tel, err := newTelemetry()
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, tel.shutdown...)
 	handlerOpts := []connect.HandlerOption{
-		// Validation runs last, right before the handler.
-		connect.WithInterceptors(validate.NewInterceptor()),
+		// Telemetry first, so it sees every call, the invalid ones too;
+		// validation last, right before the handler.
+		connect.WithInterceptors(tel.interceptor, validate.NewInterceptor()),
 		connect.WithReadMaxBytes(readMaxBytes),
 		connect.WithSendMaxBytes(sendMaxBytes),
 		connect.WithCompressMinBytes(compressMinBytes),
@@ -205,6 +211,7 @@ func newApp(cfg config) (*app, error) {
 	health := grpchealth.NewStaticChecker(greetv1connect.GreetServiceName)
 	infraOpts := []connect.HandlerOption{connect.WithReadMaxBytes(readMaxBytes)}
 	mux.Handle(grpchealth.NewHandler(health, infraOpts...))
+	mux.Handle("/metrics", tel.handler())
 	mux.Handle("/healthz", health.LivenessHandler())
 	mux.Handle("/readyz", health.ReadinessHandler())
 	a.drainFn = append(a.drainFn, health.Shutdown)
