@@ -133,6 +133,8 @@ type recorder struct {
 	// sumEnded, when set, receives how each Sum call's request stream
 	// ended: nil for a clean end, else the receive error.
 	sumEnded chan error
+	// sumSaw, when set, receives each number a Sum handler receives.
+	sumSaw chan int64
 }
 
 func (r *recorder) handler(opts ...connect.HandlerOption) http.Handler {
@@ -171,6 +173,9 @@ func (r *recorder) Sum(_ context.Context, stream *connect.ClientStream[testv1.Su
 	var sum int64
 	for stream.Receive() {
 		r.saw(stream.Msg().GetNumber())
+		if r.sumSaw != nil {
+			r.sumSaw <- stream.Msg().GetNumber()
+		}
 		sum += stream.Msg().GetNumber()
 	}
 	if r.sumEnded != nil {

@@ -118,21 +118,30 @@ func TestClientSendError(t *testing.T) {
 
 // TestClientMidStream checks that when a client stream's second message
 // is invalid, the call fails locally, the invalid message never reaches the
-// server, and the server's handler still ends (the canceled request does
-// not leave either side waiting).
+// server, and the server's handler, which got the first message, still
+// ends (the canceled request leaves neither side waiting).
 func TestClientMidStream(t *testing.T) {
 	t.Parallel()
-	rec := &recorder{sumEnded: make(chan error, 1)}
+	rec := &recorder{sumEnded: make(chan error, 1), sumSaw: make(chan int64, 1)}
 	testkit.Matrix(t, rec.handler(), func(t *testing.T, c testkit.Case) {
 		t.Run("client_stream/client", func(t *testing.T) {
-			client := c.Client(connect.WithInterceptors(validate.NewInterceptor()))
-			err := callInvalid(testContext(t), client, connect.StreamTypeClient, true)
+			ctx := testContext(t)
+			stream := c.Client(connect.WithInterceptors(validate.NewInterceptor())).Sum(ctx)
+			assert.NoError(t, stream.Send(&testv1.SumRequest{Number: 1}))
+			select {
+			case n := <-rec.sumSaw:
+				assert.Equal(t, n, int64(1))
+			case <-ctx.Done():
+				t.Fatal("the server never got the first message")
+			}
+			assert.Code(t, stream.Send(&testv1.SumRequest{Number: -1}), connect.CodeInvalidArgument)
+			_, err := stream.CloseAndReceive()
 			assert.Code(t, err, connect.CodeInvalidArgument)
 			select {
 			case <-rec.sumEnded:
 				// Usually an error (the cancellation), but the HTTP/2
 				// transport may deliver the end of the request body first.
-			case <-testContext(t).Done():
+			case <-ctx.Done():
 				t.Fatal("the server's handler never ended")
 			}
 			assert.Equal(t, rec.negatives(), 0)
