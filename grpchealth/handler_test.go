@@ -91,31 +91,53 @@ func TestWatch(t *testing.T) {
 }
 
 // TestWatchUnknownService: an unknown service streams SERVICE_UNKNOWN, the
-// stream stays open, and a later registration is delivered.
+// stream stays open, and a later registration is delivered; both with a
+// StaticChecker and with any Watcher whose Check says NotFound.
 func TestWatchUnknownService(t *testing.T) {
 	t.Parallel()
 	for _, n := range testkit.Networks() {
 		checker := grpchealth.NewStaticChecker()
-		srv := testkit.NewServer(t, newMux(checker), n)
-		for _, p := range testkit.Protocols() {
-			if !p.Supports(n) {
-				continue
-			}
-			c := testkit.Case{Network: n, Protocol: p, Server: srv}
-			t.Run(c.Name(), func(t *testing.T) {
-				ctx, cancel := context.WithCancel(testContext(t))
-				defer cancel()
-				service := "later.v1." + c.Name()
-				events := healthClient(c).Watch(ctx, &grpchealth.CheckRequest{Service: service})
-				assert.Equal(t, next(t, events), grpchealth.StatusServiceUnknown)
-				checker.SetStatus(service, grpchealth.StatusServing)
-				assert.Equal(t, next(t, events), grpchealth.StatusServing)
-				cancel()
-				for range events {
+		for kind, watcher := range map[string]grpchealth.Watcher{
+			"static":  checker,
+			"watcher": &countingWatcher{StaticChecker: checker},
+		} {
+			srv := testkit.NewServer(t, newMux(watcher), n)
+			for _, p := range testkit.Protocols() {
+				if !p.Supports(n) {
+					continue
 				}
-			})
+				c := testkit.Case{Network: n, Protocol: p, Server: srv}
+				t.Run(c.Name()+"/"+kind, func(t *testing.T) {
+					ctx, cancel := context.WithCancel(testContext(t))
+					defer cancel()
+					service := "later.v1." + c.Name() + "/" + kind
+					events := healthClient(c).Watch(ctx, &grpchealth.CheckRequest{Service: service})
+					assert.Equal(t, next(t, events), grpchealth.StatusServiceUnknown)
+					checker.SetStatus(service, grpchealth.StatusServing)
+					assert.Equal(t, next(t, events), grpchealth.StatusServing)
+					cancel()
+					for range events {
+					}
+				})
+			}
 		}
 	}
+}
+
+// refusingWatcher fails every Watch.
+type refusingWatcher struct{ checkOnly }
+
+func (refusingWatcher) Watch(context.Context, *grpchealth.CheckRequest, func()) (func(), error) {
+	return nil, connect.NewError(connect.CodePermissionDenied, errors.New("no watching"))
+}
+
+// TestWatchWatcherError: a Watcher's error ends the stream with its code.
+func TestWatchWatcherError(t *testing.T) {
+	t.Parallel()
+	testkit.Matrix(t, newMux(refusingWatcher{}), func(t *testing.T, c testkit.Case) {
+		ev := <-healthClient(c).Watch(testContext(t), &grpchealth.CheckRequest{})
+		assert.Code(t, ev.Err, connect.CodePermissionDenied)
+	})
 }
 
 // countingWatcher counts the watches that are open (Watch called, stop not
