@@ -32,6 +32,17 @@ type Stats struct {
 	Errors uint64
 }
 
+// clockBase anchors monotonicNow.
+var clockBase = time.Now()
+
+// monotonicNow is the time for in-process decisions: wall time derived from
+// the monotonic clock alone. It reads one clock instead of time.Now's two
+// (which matters where clock reads are slow, as on many VMs), and it never
+// jumps when the wall clock is stepped, so a clock change neither refills
+// nor drains buckets. Shared limiters (Redis) get time.Now, which replicas
+// agree on.
+func monotonicNow() time.Time { return clockBase.Add(time.Since(clockBase)) }
+
 // outcome is what a decision means for the call.
 type outcome uint8
 
@@ -61,7 +72,6 @@ type scratch struct {
 
 func newGuard(limiter Limiter, opts []Option) *guard {
 	g := &guard{limiter: limiter}
-	g.cfg.now = time.Now
 	for _, o := range opts {
 		o.apply(&g.cfg)
 	}
@@ -122,7 +132,22 @@ func (g *guard) decide(s *scratch, lim Limiter, n int) (Decision, outcome) {
 		ctx = context.Background()
 	}
 	// The key's memory is reused after the call; Limiter says so.
-	d, err := lim.AllowN(ctx, g.cfg.now(), unsafe.String(unsafe.SliceData(key), len(key)), n)
+	k := unsafe.String(unsafe.SliceData(key), len(key))
+	var d Decision
+	var err error
+	if local, ok := lim.(*Local); ok {
+		now := g.cfg.now
+		if now == nil {
+			now = monotonicNow
+		}
+		d = local.allowN(now(), k, n, g.cfg.allowedHeaders)
+	} else {
+		now := g.cfg.now
+		if now == nil {
+			now = time.Now
+		}
+		d, err = lim.AllowN(ctx, now(), k, n)
+	}
 	if err != nil {
 		g.errs.Add(1)
 		if g.cfg.onError != nil {

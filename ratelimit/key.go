@@ -65,10 +65,17 @@ func KeyGlobal() Key {
 func KeyHeader(name string) Key {
 	name = http.CanonicalHeaderKey(name)
 	return func(dst []byte, call *Call) ([]byte, bool) {
-		if call.Header == nil {
+		var v string
+		switch h := call.Header.(type) {
+		case nil:
 			return dst, false
+		case http.Header: // skip Get's canonicalization: name already is
+			if vs := h[name]; len(vs) > 0 {
+				v = vs[0]
+			}
+		default:
+			v = h.Get(name)
 		}
-		v := call.Header.Get(name)
 		if v == "" {
 			return dst, false
 		}

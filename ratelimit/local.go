@@ -144,6 +144,12 @@ func (l *Local) Allow(now time.Time, key string) Decision {
 // tests are deterministic. A cost larger than the policy's Burst is always
 // denied. The error is always nil.
 func (l *Local) AllowN(_ context.Context, now time.Time, key string, n int) (Decision, error) {
+	return l.allowN(now, key, n, true), nil
+}
+
+// allowN decides; when full is false an allowed Decision leaves Remaining
+// and Reset zero, which saves a second look at the bucket on the hot path.
+func (l *Local) allowN(now time.Time, key string, n int, full bool) Decision {
 	n = max(n, 0)
 	s := &l.shards[0]
 	if len(l.shards) > 1 {
@@ -159,9 +165,13 @@ func (l *Local) AllowN(_ context.Context, now time.Time, key string, n int) (Dec
 	}
 	e.last = nanos
 	allowed := e.lim.AllowN(now, n)
+	if allowed && !full {
+		s.mu.Unlock()
+		return Decision{Allowed: true, Policy: l.policy}
+	}
 	tokens := e.lim.TokensAt(now)
 	s.mu.Unlock()
-	return l.decision(allowed, tokens, n), nil
+	return l.decision(allowed, tokens, n)
 }
 
 func (l *Local) decision(allowed bool, tokens float64, n int) Decision {

@@ -84,7 +84,9 @@ func WithOnError(fn func(ctx context.Context, call *Call, err error)) Option {
 	return optionFunc(func(c *config) { c.onError = fn })
 }
 
-// WithClock sets the clock decisions use (default time.Now), for tests.
+// WithClock sets the clock decisions use, for tests. By default a [Local]
+// limiter reads the monotonic clock (immune to wall-clock steps) and other
+// limiters read time.Now.
 func WithClock(now func() time.Time) Option {
 	return optionFunc(func(c *config) {
 		if now != nil {
