@@ -294,9 +294,11 @@ func (c *call) labeledOptions(base []attribute.KeyValue) []metric.RecordOption {
 	return []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(attrs...))}
 }
 
-// endOnce ends a client stream exactly once. When user is true, the
-// caller's goroutine owns the stream and its headers can be read.
-func (c *call) endOnce(conn connect.StreamingClientConn, user bool) {
+// endOnce ends a client stream exactly once. user is true when the
+// stream's own goroutine ends it (it then passes the stream's headers to
+// capture); false when the context ended first, on another goroutine,
+// which must not touch the stream.
+func (c *call) endOnce(user bool, requestHeader, responseHeader http.Header) {
 	if !c.ended.CompareAndSwap(false, true) {
 		return
 	}
@@ -307,11 +309,7 @@ func (c *call) endOnce(conn connect.StreamingClientConn, user bool) {
 		o = outcomeOfContext(c.ctx)
 		err = c.ctx.Err()
 	}
-	if user {
-		c.finish(o, err, conn.RequestHeader(), conn.ResponseHeader())
-		return
-	}
-	c.finish(o, err, nil, nil)
+	c.finish(o, err, requestHeader, responseHeader)
 }
 
 // errPanicked is the error a call that panicked is recorded with.

@@ -240,10 +240,10 @@ func (c *clientConn) end() {
 	if c.stop != nil {
 		c.stop()
 	}
-	c.call.endOnce(c.StreamingClientConn, true)
+	c.call.endOnce(true, c.RequestHeader(), c.ResponseHeader())
 }
 
 // abandon ends the call when its context ends first.
 func (c *clientConn) abandon() {
-	c.call.endOnce(c.StreamingClientConn, false)
+	c.call.endOnce(false, nil, nil)
 }
