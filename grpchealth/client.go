@@ -126,7 +126,10 @@ func (c *Client) WatchFunc(ctx context.Context, req *CheckRequest, fn func(Statu
 		}
 		return err
 	}
-	defer stream.Close()
+	defer func() {
+		cancel() // first, so Close never waits on a stream that never ends
+		_ = stream.Close()
+	}()
 	for stream.Receive() {
 		if !fn(fromProto(stream.Msg().GetStatus())) {
 			return nil
