@@ -8,6 +8,7 @@ import (
 
 	"connectrpc.com/connect"
 	"go.opentelemetry.io/otel/attribute"
+	oldsemconv "go.opentelemetry.io/otel/semconv/v1.21.0"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 )
 
@@ -16,17 +17,17 @@ import (
 // concurrently.
 type AttributeFilter func(connect.Spec, attribute.KeyValue) bool
 
-// Attribute keys of the old conventions (semconv v1.21, as otelconnect up to
-// v0.9 emitted them).
+// Attribute keys of the old conventions, as otelconnect up to v0.9
+// emitted them (semconv v1.21).
 const (
-	oldSystemKey         = attribute.Key("rpc.system")
-	oldServiceKey        = attribute.Key("rpc.service")
-	oldMethodKey         = attribute.Key("rpc.method")
-	oldGRPCStatusKey     = attribute.Key("rpc.grpc.status_code")
-	oldConnectErrorKey   = attribute.Key("rpc.connect_rpc.error_code")
-	oldPeerNameKey       = attribute.Key("net.peer.name")
-	oldPeerPortKey       = attribute.Key("net.peer.port")
-	oldHTTPStatusCodeKey = attribute.Key("http.status_code")
+	oldSystemKey         = oldsemconv.RPCSystemKey
+	oldServiceKey        = oldsemconv.RPCServiceKey
+	oldMethodKey         = oldsemconv.RPCMethodKey
+	oldGRPCStatusKey     = oldsemconv.RPCGRPCStatusCodeKey
+	oldConnectErrorKey   = oldsemconv.RPCConnectRPCErrorCodeKey
+	oldPeerNameKey       = oldsemconv.NetPeerNameKey
+	oldPeerPortKey       = oldsemconv.NetPeerPortKey
+	oldHTTPStatusCodeKey = oldsemconv.HTTPStatusCodeKey
 )
 
 // rpcSystem is the RPC system a call reports.

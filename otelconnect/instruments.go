@@ -85,6 +85,9 @@ func newInstruments(meter metric.Meter, isClient bool, conv Conventions, inFligh
 		}
 	}
 	if conv.old() {
+		// A float histogram in milliseconds: otelconnect v0.9 recorded
+		// whole milliseconds in an integer one (every call under 1 ms was
+		// 0); the name, unit and Prometheus series are the same.
 		if inst.oldDuration, err = meter.Float64Histogram(names.oldDuration, metric.WithUnit(names.oldDurationUnit), metric.WithDescription(names.oldDurationDesc)); err != nil {
 			return inst, err
 		}
@@ -95,8 +98,9 @@ func newInstruments(meter metric.Meter, isClient bool, conv Conventions, inFligh
 		}{
 			{&inst.requestSize, names.requestSize, names.requestSizeDesc, "By"},
 			{&inst.responseSize, names.responseSize, names.responseSizeDesc, "By"},
-			{&inst.requestsPerRPC, names.requestsPerRPC, names.requestsPerRPCDesc, "{count}"},
-			{&inst.responsesPerRPC, names.responsesPerRPC, names.responsesPerRPCDesc, "{count}"},
+			// Unit "1", as otelconnect v0.9 had it.
+			{&inst.requestsPerRPC, names.requestsPerRPC, names.requestsPerRPCDesc, "1"},
+			{&inst.responsesPerRPC, names.responsesPerRPC, names.responsesPerRPCDesc, "1"},
 		}
 		for _, s := range sizes {
 			if *s.h, err = meter.Int64Histogram(s.name, metric.WithUnit(s.unit), metric.WithDescription(s.desc)); err != nil {

@@ -26,7 +26,7 @@ import (
 // promSetup serves TestService instrumented with metrics exported by the
 // OpenTelemetry Prometheus exporter into a client_golang registry, and
 // returns the registry's /metrics handler and the recorded spans.
-func promSetup(t *testing.T, exporterOptions ...otelprom.Option) (metrics http.Handler, reg *prometheus.Registry, spans *tracetest.SpanRecorder, client func(testkit.Protocol) error) {
+func promSetup(t *testing.T, options []otelconnect.Option, exporterOptions ...otelprom.Option) (metrics http.Handler, reg *prometheus.Registry, spans *tracetest.SpanRecorder, client func(testkit.Protocol) error) {
 	t.Helper()
 	reg = prometheus.NewRegistry()
 	exporter, err := otelprom.New(append([]otelprom.Option{otelprom.WithRegisterer(reg)}, exporterOptions...)...)
@@ -38,11 +38,11 @@ func promSetup(t *testing.T, exporterOptions ...otelprom.Option) (metrics http.H
 		_ = mp.Shutdown(context.Background())
 		_ = tp.Shutdown(context.Background())
 	})
-	interceptor, err := otelconnect.NewInterceptor(
+	interceptor, err := otelconnect.NewInterceptor(append([]otelconnect.Option{
 		otelconnect.WithTracerProvider(tp),
 		otelconnect.WithMeterProvider(mp),
 		otelconnect.WithInFlightMetric(),
-	)
+	}, options...)...)
 	assert.NoError(t, err)
 	srv := testkit.NewServer(t, testkit.NewMux(&testkit.PingServer{}, connect.WithInterceptors(interceptor)), testkit.H2C)
 	client = func(p testkit.Protocol) error {
@@ -76,7 +76,7 @@ func scrape(t *testing.T, h http.Handler, accept string) string {
 // histogram that name the server spans; the exposition passes promlint.
 func TestPrometheusExemplars(t *testing.T) {
 	t.Parallel()
-	h, reg, spans, call := promSetup(t)
+	h, reg, spans, call := promSetup(t, nil)
 	assert.NoError(t, call(testkit.GRPC))
 	body := scrape(t, h, "application/openmetrics-text; version=1.0.0")
 	traceIDs := map[string]bool{}
@@ -126,8 +126,8 @@ func bytesPerSample(body string) (int, float64) {
 // exporter's defaults, for the same calls.
 func TestLeanPrometheus(t *testing.T) {
 	t.Parallel()
-	hDefault, _, _, callDefault := promSetup(t)
-	hLean, regLean, _, callLean := promSetup(t, otelprom.WithoutScopeInfo(), otelprom.WithoutTargetInfo())
+	hDefault, _, _, callDefault := promSetup(t, nil)
+	hLean, regLean, _, callLean := promSetup(t, nil, otelprom.WithoutScopeInfo(), otelprom.WithoutTargetInfo())
 	assert.NoError(t, callDefault(testkit.ConnectProto))
 	assert.NoError(t, callLean(testkit.ConnectProto))
 	def := scrape(t, hDefault, "text/plain")
@@ -154,4 +154,31 @@ func lint(reg *prometheus.Registry) ([]promlint.Problem, error) {
 		return nil, err
 	}
 	return promlint.NewWithMetricFamilies(mfs).Lint()
+}
+
+// TestPrometheusDup checks the Prometheus series a dashboard sees under
+// rpc/dup: those of otelconnect v0.9 and of v0.12 side by side, and that
+// the exposition passes promlint but for the one thing the old conventions
+// got wrong and dashboards depend on: milliseconds.
+func TestPrometheusDup(t *testing.T) {
+	t.Parallel()
+	h, reg, _, call := promSetup(t, []otelconnect.Option{otelconnect.WithConventions(otelconnect.ConventionsDup)}, otelprom.WithoutScopeInfo())
+	assert.NoError(t, call(testkit.GRPC))
+	body := scrape(t, h, "text/plain")
+	for _, series := range []string{
+		`rpc_server_call_duration_seconds_count{rpc_method="connectware.test.v1.TestService/Ping",rpc_response_status_code="OK",rpc_system_name="grpc"} 1`,
+		`rpc_server_duration_milliseconds_count{rpc_grpc_status_code="0",rpc_method="Ping",rpc_service="connectware.test.v1.TestService",rpc_system="grpc"} 1`,
+		`rpc_server_requests_per_rpc_count{rpc_grpc_status_code="0",rpc_method="CumSum",rpc_service="connectware.test.v1.TestService",rpc_system="grpc"} 1`,
+		`rpc_server_request_size_bytes_count{rpc_method="Sum",rpc_service="connectware.test.v1.TestService",rpc_system="grpc"} 3`,
+	} {
+		assert.Contains(t, body, series)
+	}
+	problems, err := lint(reg)
+	assert.NoError(t, err)
+	for _, p := range problems {
+		if strings.HasSuffix(p.Metric, "_duration_milliseconds") && strings.Contains(p.Text, `base unit "seconds"`) {
+			continue // the old name, kept for dashboards
+		}
+		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+	}
 }
