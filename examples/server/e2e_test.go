@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/connectware/connectware/authn"
 	greetv1 "github.com/connectware/connectware/examples/gen/greet/v1"
 	"github.com/connectware/connectware/examples/gen/greet/v1/greetv1connect"
 	"github.com/connectware/connectware/internal/assert"
@@ -147,32 +148,9 @@ func (p *process) greetClient(t *testing.T, proto testkit.Protocol, h2c bool, wi
 	t.Cleanup(client.CloseIdleConnections)
 	opts := proto.ClientOptions()
 	if withToken {
-		opts = append(opts, connect.WithInterceptors(bearer(p.Token)))
+		opts = append(opts, connect.WithInterceptors(authn.StaticToken(p.Token)))
 	}
 	return greetv1connect.NewGreetServiceClient(client, p.URL, opts...)
-}
-
-// bearer is a minimal client interceptor adding a token; the example client
-// shows the authn package's own.
-type bearer string
-
-func (b bearer) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
-	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		req.Header().Set("Authorization", "Bearer "+string(b))
-		return next(ctx, req)
-	}
-}
-
-func (b bearer) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
-	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
-		conn := next(ctx, spec)
-		conn.RequestHeader().Set("Authorization", "Bearer "+string(b))
-		return conn
-	}
-}
-
-func (b bearer) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
-	return next
 }
 
 func forEachClient(t *testing.T, fn func(t *testing.T, proto testkit.Protocol, h2c bool)) {

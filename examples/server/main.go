@@ -34,10 +34,14 @@ import (
 
 	"connectrpc.com/connect"
 
+	"golang.org/x/time/rate"
+
+	"github.com/connectware/connectware/authn"
 	"github.com/connectware/connectware/cors"
 	"github.com/connectware/connectware/examples/gen/greet/v1/greetv1connect"
 	"github.com/connectware/connectware/grpchealth"
 	"github.com/connectware/connectware/grpcreflect"
+	"github.com/connectware/connectware/ratelimit"
 	"github.com/connectware/connectware/validate"
 )
 
@@ -220,7 +224,26 @@ func newApp(cfg config) (*app, error) {
 	mux.Handle(grpcreflect.NewHandlerV1(reflector, infraOpts...))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector, infraOpts...))
 
-	var h http.Handler = mux
+	// Rate limit per authenticated client. It runs after authentication,
+	// so an unauthenticated flood is refused before it reaches any bucket.
+	limiter := ratelimit.NewLocal(ratelimit.Policy{Name: "per-client", Limit: rate.Limit(cfg.rate), Burst: cfg.burst})
+	limit := ratelimit.NewMiddleware(limiter,
+		ratelimit.WithKey(ratelimit.KeyIdentity()),
+		ratelimit.WithAllowedHeaders(),
+	)
+	tel.countRateLimits(limit.Stats)
+
+	// Authentication: GreetService needs the bearer token; health,
+	// reflection and the plain HTTP endpoints are public. It runs before
+	// connect-go reads any request body.
+	auth := authn.New(tel.countAuthFailures(authn.BearerTokens(map[string]any{cfg.token: "demo-client"})),
+		authn.WithPublicServices(grpchealth.HealthV1ServiceName, grpcreflect.ReflectV1ServiceName, grpcreflect.ReflectV1AlphaServiceName),
+		authn.WithNonRPC(authn.NonRPCAllow),
+		authn.WithHandlerOptions(handlerOpts...),
+	)
+	tel.watchHealth(health, "", greetv1connect.GreetServiceName)
+
+	var h http.Handler = auth.Wrap(limit.Wrap(mux))
 	// CORS goes outermost, so browsers' preflights are answered before
 	// authentication could refuse them.
 	if cfg.corsOrigin != "" {

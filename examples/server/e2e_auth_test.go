@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	greetv1 "github.com/connectware/connectware/examples/gen/greet/v1"
+	"github.com/connectware/connectware/examples/gen/greet/v1/greetv1connect"
+	"github.com/connectware/connectware/internal/assert"
+	"github.com/connectware/connectware/internal/testkit"
+)
+
+// TestAuthentication: GreetService calls without the token, or with a
+// wrong one, are Unauthenticated (401 with a challenge for Connect) in
+// every protocol; the handler never runs.
+func TestAuthentication(t *testing.T) {
+	p := startProcess(t)
+	forEachClient(t, func(t *testing.T, proto testkit.Protocol, h2c bool) {
+		client := p.greetClient(t, proto, h2c, false)
+		_, err := client.Greet(context.Background(), connect.NewRequest(&greetv1.GreetRequest{Name: "Ada"}))
+		assert.Code(t, err, connect.CodeUnauthenticated)
+		req := connect.NewRequest(&greetv1.GreetRequest{Name: "Ada"})
+		req.Header().Set("Authorization", "Bearer wrong")
+		stream, err := client.GreetStream(context.Background(), req)
+		if err == nil {
+			for stream.Receive() {
+				t.Fatal("a rejected stream delivered a message")
+			}
+			err = stream.Err()
+			_ = stream.Close()
+		}
+		assert.Code(t, err, connect.CodeUnauthenticated)
+	})
+	t.Run("grpc-go", func(t *testing.T) {
+		conn := p.grpcConn(t)
+		ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer wrong")
+		err := conn.Invoke(ctx, greetv1connect.GreetServiceGreetProcedure, &greetv1.GreetRequest{Name: "Ada"}, &greetv1.GreetResponse{})
+		assert.Equal(t, status.Code(err), codes.Unauthenticated)
+	})
+	t.Run("connect_status_and_challenge", func(t *testing.T) {
+		res, err := http.Post(p.URL+greetv1connect.GreetServiceGreetProcedure, "application/json", strings.NewReader(`{"name":"Ada"}`))
+		assert.NoError(t, err)
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		assert.Equal(t, res.StatusCode, http.StatusUnauthorized)
+		assert.Contains(t, res.Header.Get("Www-Authenticate"), "Bearer")
+		assert.Contains(t, string(body), `"code":"unauthenticated"`)
+	})
+}
+
+// TestRateLimit: beyond the burst, calls are resource_exhausted with
+// Retry-After, and an unauthenticated flood does not use up the client's
+// bucket.
+func TestRateLimit(t *testing.T) {
+	p := startProcess(t, "-rate", "0.5", "-burst", "5")
+	anonymous := p.greetClient(t, testkit.ConnectProto, false, false)
+	for range 50 {
+		_, err := anonymous.Greet(context.Background(), connect.NewRequest(&greetv1.GreetRequest{Name: "x"}))
+		assert.Code(t, err, connect.CodeUnauthenticated)
+	}
+	client := p.greetClient(t, testkit.ConnectProto, false, true)
+	for i := range 5 {
+		_, err := client.Greet(context.Background(), connect.NewRequest(&greetv1.GreetRequest{Name: "Ada"}))
+		assert.NoError(t, err, "call", i, "is within the burst")
+	}
+	_, err := client.Greet(context.Background(), connect.NewRequest(&greetv1.GreetRequest{Name: "Ada"}))
+	assert.Code(t, err, connect.CodeResourceExhausted)
+	var cerr *connect.Error
+	assert.True(t, errors.As(err, &cerr))
+	assert.True(t, cerr.Meta().Get("Retry-After") != "", cerr.Meta())
+
+	// Public services are not limited per client.
+	res, err := http.Get(p.URL + "/readyz")
+	assert.NoError(t, err)
+	res.Body.Close()
+	assert.Equal(t, res.StatusCode, http.StatusOK)
+	_ = time.Second
+}
