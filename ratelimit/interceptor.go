@@ -52,7 +52,7 @@ func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 			Context:    ctx,
 			Procedure:  spec.Procedure,
 			StreamType: spec.StreamType,
-			Peer:       req.Peer().Addr,
+			peerFrom:   req,
 			Header:     req.Header(),
 			IsClient:   spec.IsClient,
 		}
@@ -100,7 +100,7 @@ func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) co
 			Context:    ctx,
 			Procedure:  spec.Procedure,
 			StreamType: spec.StreamType,
-			Peer:       conn.Peer().Addr,
+			peerFrom:   conn,
 			Header:     conn.RequestHeader(),
 		}
 		s := g.get()
@@ -223,7 +223,7 @@ func (c *clientConn) call() Call {
 		Context:    c.ctx,
 		Procedure:  spec.Procedure,
 		StreamType: spec.StreamType,
-		Peer:       c.Peer().Addr,
+		peerFrom:   c.StreamingClientConn,
 		Header:     c.RequestHeader(),
 		IsClient:   true,
 	}

@@ -30,13 +30,29 @@ type Call struct {
 	// StreamType is the RPC kind (unary in the HTTP middleware, which cannot
 	// tell before reading the body).
 	StreamType connect.StreamType
-	// Peer is the address of the other end of the connection ("ip:port"),
-	// or the server's host on clients.
-	Peer string
 	// Header holds the request headers.
 	Header Header
 	// IsClient is true in the client interceptor.
 	IsClient bool
+
+	peer     string
+	peerFrom interface{ Peer() connect.Peer } // read on first use
+}
+
+// Peer returns the address of the other end of the connection ("ip:port"),
+// or the server's host on clients. It is looked up on first use, so keys
+// that do not need it do not pay for it.
+func (c *Call) Peer() string {
+	if c.peerFrom != nil {
+		c.peer = c.peerFrom.Peer().Addr
+		c.peerFrom = nil
+	}
+	return c.peer
+}
+
+// SetPeer sets the address Peer returns, for tests of custom keys.
+func (c *Call) SetPeer(addr string) {
+	c.peer, c.peerFrom = addr, nil
 }
 
 // Key derives the limiting key of a call: it appends the key to dst and
@@ -158,12 +174,13 @@ func KeyIPFrom(header string, trustedProxies ...netip.Prefix) Key {
 		panic("ratelimit: KeyIPFrom reads Forwarded, X-Forwarded-For or X-Real-IP, not " + header)
 	}
 	return func(dst []byte, call *Call) ([]byte, bool) {
-		addr, ok := ClientIP(call.Peer, call.Header, header, trusted)
+		peer := call.Peer()
+		addr, ok := ClientIP(peer, call.Header, header, trusted)
 		if !ok {
-			if call.Peer == "" {
+			if peer == "" {
 				return dst, false
 			}
-			return append(dst, call.Peer...), true // a host name, on clients
+			return append(dst, peer...), true // a host name, on clients
 		}
 		if addr.Is6() {
 			if p, err := addr.Prefix(64); err == nil {

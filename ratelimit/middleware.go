@@ -47,7 +47,7 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 			Context:    r.Context(),
 			Procedure:  r.URL.Path,
 			StreamType: connect.StreamTypeUnary,
-			Peer:       r.RemoteAddr,
+			peer:       r.RemoteAddr,
 			Header:     r.Header,
 		}
 		d, out := g.decide(s, lim, g.cost(&s.call))

@@ -1,0 +1,148 @@
+package ratelimit_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/connectware/connectware/internal/assert"
+	"github.com/connectware/connectware/internal/testkit"
+	"github.com/connectware/connectware/ratelimit"
+)
+
+// brokenLimiter always fails to decide, answering allow: what a backend's
+// failure policy does when it is down.
+type brokenLimiter struct{ allow bool }
+
+func (b brokenLimiter) AllowN(context.Context, time.Time, string, int) (ratelimit.Decision, error) {
+	return ratelimit.Decision{Allowed: b.allow, RetryAfter: 2 * time.Second}, errors.New("backend down")
+}
+
+func TestLimiterFailurePolicies(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		allow    bool
+		wantCode connect.Code
+	}{
+		{"fail_open", true, 0},
+		{"fail_closed", false, connect.CodeUnavailable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var hookErrs atomic.Int64
+			onErr := ratelimit.WithOnError(func(_ context.Context, _ *ratelimit.Call, err error) {
+				assert.Equal(t, err.Error(), "backend down")
+				hookErrs.Add(1)
+			})
+			mw := ratelimit.NewMiddleware(brokenLimiter{tc.allow}, onErr)
+			ic := ratelimit.NewInterceptor(brokenLimiter{tc.allow}, onErr)
+			for name, h := range map[string]http.Handler{
+				"middleware":  mw.Wrap(testkit.NewMux(&testkit.PingServer{})),
+				"interceptor": testkit.NewMux(&testkit.PingServer{}, connect.WithInterceptors(ic)),
+			} {
+				srv := testkit.NewServer(t, h, testkit.H2C)
+				for _, p := range []testkit.Protocol{testkit.ConnectProto, testkit.GRPC, testkit.GRPCWeb} {
+					_, _, err := testkit.Call(callTimeout(t), testkit.NewClient(srv, p), connect.StreamTypeServer, nil)
+					if tc.wantCode == 0 {
+						assert.NoError(t, err, name, p.String())
+						continue
+					}
+					assert.Code(t, err, tc.wantCode, name, p.String())
+					var cerr *connect.Error
+					errors.As(err, &cerr)
+					assert.Equal(t, cerr.Meta().Get("Retry-After"), "2", name, p.String())
+				}
+			}
+			assert.Equal(t, hookErrs.Load(), int64(6))
+			assert.Equal(t, mw.Stats().Errors, uint64(3))
+			assert.Equal(t, ic.Stats().Errors, uint64(3))
+		})
+	}
+}
+
+func TestWithCost(t *testing.T) {
+	t.Parallel()
+	// Burst 3; Ping costs 2, so the second Ping is rejected.
+	mw := ratelimit.NewMiddleware(ratelimit.NewLocal(ratelimit.Policy{Limit: 1e-6, Burst: 3}),
+		ratelimit.WithCost(func(call *ratelimit.Call) int {
+			if call.Procedure == "/connectware.test.v1.TestService/Ping" {
+				return 2
+			}
+			return 1
+		}))
+	srv := testkit.NewServer(t, mw.Wrap(testkit.NewMux(&testkit.PingServer{})), testkit.H2C)
+	client := testkit.NewClient(srv, testkit.ConnectProto)
+	_, _, err := testkit.Call(callTimeout(t), client, connect.StreamTypeUnary, nil)
+	assert.NoError(t, err)
+	_, _, err = testkit.Call(callTimeout(t), client, connect.StreamTypeUnary, nil)
+	assert.Code(t, err, connect.CodeResourceExhausted)
+	_, _, err = testkit.Call(callTimeout(t), client, connect.StreamTypeServer, nil)
+	assert.NoError(t, err, "one token left for a cheap call")
+}
+
+func TestInterceptorDryRun(t *testing.T) {
+	t.Parallel()
+	var rejected atomic.Int64
+	ic := ratelimit.NewInterceptor(ratelimit.NewLocal(slow), ratelimit.WithDryRun(), ratelimit.WithKey(caseKey()),
+		ratelimit.WithOnReject(func(context.Context, *ratelimit.Call, ratelimit.Decision) { rejected.Add(1) }))
+	testkit.Matrix(t, testkit.NewMux(&testkit.PingServer{}, connect.WithInterceptors(ic)), func(t *testing.T, c testkit.Case) {
+		for _, st := range testkit.StreamTypes() {
+			if !testkit.SupportsStream(c.Network, st) {
+				continue
+			}
+			t.Run(testkit.StreamTypeName(st)+"/handler", func(t *testing.T) {
+				before := rejected.Load()
+				for range 2 {
+					_, _, err := testkit.Call(callTimeout(t), c.Client(), st, http.Header{caseHeader: {t.Name()}})
+					assert.NoError(t, err)
+				}
+				assert.Equal(t, rejected.Load()-before, int64(1))
+			})
+		}
+	})
+}
+
+// TestInterceptorIdentityKey: the interceptor sees the identity authn's
+// middleware stored, on every RPC kind.
+func TestInterceptorIdentityKey(t *testing.T) {
+	t.Parallel()
+	ic := ratelimit.NewInterceptor(ratelimit.NewLocal(slow),
+		ratelimit.WithKey(ratelimit.KeyJoin(ratelimit.KeyIdentity(), ratelimit.KeyProcedure())))
+	srv := testkit.NewServer(t, fakeAuth(testkit.NewMux(&testkit.PingServer{}, connect.WithInterceptors(ic))), testkit.H2C)
+	client := testkit.NewClient(srv, testkit.GRPC)
+	for _, st := range testkit.StreamTypes() {
+		t.Run("h2c/grpc/"+testkit.StreamTypeName(st)+"/handler", func(t *testing.T) {
+			alice := http.Header{"X-User": {"alice"}}
+			_, _, err := testkit.Call(callTimeout(t), client, st, alice)
+			assert.NoError(t, err)
+			_, _, err = testkit.Call(callTimeout(t), client, st, alice)
+			assert.Code(t, err, connect.CodeResourceExhausted)
+			_, _, err = testkit.Call(callTimeout(t), client, st, http.Header{"X-User": {"bob"}})
+			assert.NoError(t, err)
+		})
+	}
+}
+
+func TestMiddlewareGRPCGo(t *testing.T) {
+	t.Parallel()
+	mw := ratelimit.NewMiddleware(ratelimit.NewLocal(slow), ratelimit.WithKey(ratelimit.KeyProcedure()))
+	for _, n := range []testkit.Network{testkit.H2C, testkit.TLS} {
+		srv := testkit.NewServer(t, mw.Wrap(testkit.NewMux(&testkit.PingServer{})), n)
+		conn := testkit.GRPCConn(t, srv)
+		t.Run(n.String()+"/grpc-go/unary/handler", func(t *testing.T) {
+			err := testkit.GRPCCall(callTimeout(t), conn, connect.StreamTypeUnary)
+			if n == testkit.H2C {
+				assert.NoError(t, err)
+				err = testkit.GRPCCall(callTimeout(t), conn, connect.StreamTypeUnary)
+			}
+			assert.Error(t, err)
+			assert.Contains(t, err.Error(), "ResourceExhausted")
+		})
+	}
+}
