@@ -125,16 +125,17 @@ func (s *side) beginClient(ctx context.Context, spec connect.Spec, protocol, add
 	return ctx, c
 }
 
-// beginClientStream starts recording a client stream before it opens: its
-// protocol and address are only known after, and bind sets them.
-func (s *side) beginClientStream(ctx context.Context, spec connect.Spec) (context.Context, *call) {
-	c := &call{side: s, start: s.cfg.now()}
+// beginClientStream starts recording, in c, a client stream before it
+// opens: its protocol and address are only known after, and bind sets
+// them. c lives inside the stream's wrapper, to save an allocation.
+func (s *side) beginClientStream(ctx context.Context, spec connect.Spec, c *call) context.Context {
+	c.side, c.start = s, s.cfg.now()
 	ctx = c.withLabeler(ctx)
 	if s.tracing {
 		ctx, c.span = s.tracer.Start(ctx, procedureName(spec.Procedure), clientStart...)
 	}
 	c.ctx = ctx
-	return ctx, c
+	return ctx
 }
 
 // bind completes beginClientStream once the stream is open, and injects

@@ -162,11 +162,12 @@ func (i *Interceptor) WrapStreamingClient(next connect.StreamingClientFunc) conn
 		if s.cfg.filter != nil && !s.cfg.filter(ctx, spec) {
 			return next(ctx, spec)
 		}
-		ctx, c := s.beginClientStream(ctx, spec)
+		cc := &clientConn{}
+		ctx = s.beginClientStream(ctx, spec, &cc.call)
 		conn := next(ctx, spec)
+		cc.StreamingClientConn = conn
 		peer := conn.Peer()
-		c.bind(spec, peer.Protocol, peer.Addr, conn.RequestHeader())
-		cc := &clientConn{StreamingClientConn: conn, call: c}
+		cc.call.bind(spec, peer.Protocol, peer.Addr, conn.RequestHeader())
 		if ctx.Done() != nil {
 			cc.stop = context.AfterFunc(ctx, cc.abandon)
 		}
@@ -199,7 +200,7 @@ func (h *handlerConn) Send(msg any) error {
 // clientConn ends a client stream's recording.
 type clientConn struct {
 	connect.StreamingClientConn
-	call *call
+	call call
 	stop func() bool // stops watching the context, or nil
 }
 
