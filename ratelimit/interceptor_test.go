@@ -99,18 +99,19 @@ func TestInterceptorAllowedHeaders(t *testing.T) {
 // the limiter allows them, rather than failing.
 func TestInterceptorClientWaits(t *testing.T) {
 	t.Parallel()
-	srv := testkit.NewServer(t, testkit.NewMux(&testkit.PingServer{}), testkit.H2C)
-	for _, p := range testkit.Protocols() {
+	testkit.Matrix(t, testkit.NewMux(&testkit.PingServer{}), func(t *testing.T, c testkit.Case) {
 		for _, st := range testkit.StreamTypes() {
-			t.Run("h2c/"+p.String()+"/"+testkit.StreamTypeName(st)+"/client", func(t *testing.T) {
-				t.Parallel()
+			if !testkit.SupportsStream(c.Network, st) {
+				continue
+			}
+			t.Run(testkit.StreamTypeName(st)+"/client", func(t *testing.T) {
 				// A clock that moves 10ms per reading, and a token every
 				// 15ms: decisions alternate allowed, denied (wait), allowed...
 				var ticks atomic.Int64
 				clock := func() time.Time { return t0.Add(time.Duration(ticks.Add(1)) * 10 * time.Millisecond) }
 				ic := ratelimit.NewInterceptor(ratelimit.NewLocal(ratelimit.Policy{Limit: rate.Every(15 * time.Millisecond), Burst: 1}),
 					ratelimit.WithKey(ratelimit.KeyGlobal()), ratelimit.WithClock(clock))
-				client := testkit.NewClient(srv, p, connect.WithInterceptors(ic))
+				client := c.Client(connect.WithInterceptors(ic))
 				for range 3 {
 					_, _, err := testkit.Call(callTimeout(t), client, st, nil)
 					assert.NoError(t, err)
@@ -120,7 +121,7 @@ func TestInterceptorClientWaits(t *testing.T) {
 				assert.Equal(t, s.Rejected, uint64(2), "the second and third calls waited once each")
 			})
 		}
-	}
+	})
 }
 
 func TestInterceptorClientNoWait(t *testing.T) {
@@ -157,4 +158,23 @@ func TestInterceptorClientWaitEndsWithContext(t *testing.T) {
 	defer cancel()
 	_, err = client.Ping(ctx, connect.NewRequest(&testv1.PingRequest{}))
 	assert.Code(t, err, connect.CodeDeadlineExceeded)
+}
+
+// TestInterceptorClientMessageLimiter: on clients, WithMessageLimiter
+// limits each message sent (here failing at once, with WithClientNoWait).
+func TestInterceptorClientMessageLimiter(t *testing.T) {
+	t.Parallel()
+	testkit.Matrix(t, testkit.NewMux(&testkit.PingServer{}), func(t *testing.T, c testkit.Case) {
+		t.Run("client_stream/client", func(t *testing.T) {
+			ic := ratelimit.NewInterceptor(nil, ratelimit.WithKey(ratelimit.KeyGlobal()), ratelimit.WithClientNoWait(),
+				ratelimit.WithMessageLimiter(ratelimit.NewLocal(ratelimit.Policy{Limit: rate.Every(time.Hour), Burst: 2})))
+			stream := c.Client(connect.WithInterceptors(ic)).Sum(callTimeout(t))
+			assert.NoError(t, stream.Send(&testv1.SumRequest{Number: 1}))
+			assert.NoError(t, stream.Send(&testv1.SumRequest{Number: 2}))
+			assert.Code(t, stream.Send(&testv1.SumRequest{Number: 3}), connect.CodeResourceExhausted)
+			res, err := stream.CloseAndReceive()
+			assert.NoError(t, err)
+			assert.Equal(t, res.Msg.GetSum(), int64(3), "the third message was never sent")
+		})
+	})
 }
