@@ -478,3 +478,46 @@ func TestMessageEvents(t *testing.T) {
 		})
 	}
 }
+
+// TestClientStreamExactlyOnceConcurrent races context cancellation against
+// the stream's own end in many concurrent calls: each is recorded exactly
+// once (run with -race).
+func TestClientStreamExactlyOnceConcurrent(t *testing.T) {
+	t.Parallel()
+	tel := newTelemetry(t)
+	srv := testkit.NewServer(t, testkit.NewMux(&testkit.PingServer{}), testkit.H2C)
+	client := testkit.NewClient(srv, testkit.GRPC, connect.WithInterceptors(tel.interceptor(t)))
+	const calls = 40
+	done := make(chan struct{}, calls)
+	for i := range calls {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			ctx, cancel := context.WithCancel(context.Background())
+			stream, err := client.CountUp(ctx, connect.NewRequest(&testv1.CountUpRequest{Number: 3}))
+			if err != nil {
+				cancel()
+				return
+			}
+			for j := 0; stream.Receive(); j++ {
+				if j == i%4 {
+					cancel() // sometimes mid-stream, sometimes never reached
+				}
+			}
+			cancel()
+			if i%2 == 0 {
+				_ = stream.Close()
+			}
+		}()
+	}
+	for range calls {
+		<-done
+	}
+	tel.waitSpans(t, calls)
+	assert.Equal(t, len(tel.ended()), calls)
+	points := histFloat(t, tel.collect(t), "rpc.client.call.duration")
+	var total uint64
+	for _, p := range points {
+		total += p.Count
+	}
+	assert.Equal(t, total, uint64(calls))
+}
