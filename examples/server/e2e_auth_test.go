@@ -86,3 +86,45 @@ func TestRateLimit(t *testing.T) {
 	assert.Equal(t, res.StatusCode, http.StatusOK)
 	_ = time.Second
 }
+
+// TestCORSPreflight: preflights for the allowed origin are granted
+// (Authorization included) without credentials, in the Connect and
+// gRPC-Web protocols; any other origin gets no grant.
+func TestCORSPreflight(t *testing.T) {
+	const origin = "https://app.example.com"
+	p := startProcess(t, "-cors-origin", origin)
+	preflight := func(origin, headers string) *http.Response {
+		req, err := http.NewRequest(http.MethodOptions, p.URL+greetv1connect.GreetServiceGreetProcedure, nil)
+		assert.NoError(t, err)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", headers)
+		res, err := http.DefaultClient.Do(req)
+		assert.NoError(t, err)
+		res.Body.Close()
+		return res
+	}
+	for name, headers := range map[string]string{
+		"connect": "authorization,connect-protocol-version,content-type",
+		"grpcweb": "authorization,content-type,x-grpc-web,x-user-agent",
+	} {
+		res := preflight(origin, headers)
+		assert.Equal(t, res.StatusCode, http.StatusNoContent, name)
+		assert.Equal(t, res.Header.Get("Access-Control-Allow-Origin"), origin, name)
+		res = preflight("https://evil.example.net", headers)
+		assert.Equal(t, res.Header.Get("Access-Control-Allow-Origin"), "", name)
+	}
+	// A real call from the allowed origin gets the grant and the exposed
+	// gRPC-Web status headers.
+	req, err := http.NewRequest(http.MethodPost, p.URL+greetv1connect.GreetServiceGreetProcedure, strings.NewReader(`{"name":"Ada"}`))
+	assert.NoError(t, err)
+	req.Header.Set("Origin", origin)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+p.Token)
+	res, err := http.DefaultClient.Do(req)
+	assert.NoError(t, err)
+	res.Body.Close()
+	assert.Equal(t, res.StatusCode, http.StatusOK)
+	assert.Equal(t, res.Header.Get("Access-Control-Allow-Origin"), origin)
+	assert.Contains(t, res.Header.Get("Access-Control-Expose-Headers"), "Grpc-Status")
+}
