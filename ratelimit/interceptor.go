@@ -93,7 +93,7 @@ func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) co
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
 		spec := conn.Spec()
 		lim := g.limiterFor(spec.Procedure)
-		if lim == nil {
+		if lim == nil && g.cfg.messages == nil {
 			return next(ctx, conn)
 		}
 		call := Call{
@@ -115,7 +115,7 @@ func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) co
 				setHeaders(conn.ResponseHeader(), d, false)
 			}
 		}
-		if g.cfg.messages != nil && out != outcomeUnlimited {
+		if g.cfg.messages != nil {
 			conn = &handlerConn{StreamingHandlerConn: conn, g: g, call: call}
 		}
 		return next(ctx, conn)

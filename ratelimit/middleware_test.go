@@ -230,3 +230,21 @@ func TestMiddlewareIdentityKey(t *testing.T) {
 	assert.NoError(t, call(""))
 	assert.NoError(t, call(""), "no identity: not limited by the identity key")
 }
+
+// TestMiddlewareLongKeysDigested: keys over 128 bytes are replaced by a
+// digest of the whole key, so long keys that differ only at the end still
+// get their own buckets.
+func TestMiddlewareLongKeysDigested(t *testing.T) {
+	t.Parallel()
+	mw := ratelimit.NewMiddleware(ratelimit.NewLocal(slow), ratelimit.WithKey(ratelimit.KeyHeader("X-Api-Key")))
+	srv := testkit.NewServer(t, mw.Wrap(testkit.NewMux(&testkit.PingServer{})), testkit.H2C)
+	client := testkit.NewClient(srv, testkit.ConnectProto)
+	long := strings.Repeat("k", 4096)
+	call := func(key string) error {
+		_, _, err := testkit.Call(callTimeout(t), client, connect.StreamTypeUnary, http.Header{"X-Api-Key": {key}})
+		return err
+	}
+	assert.NoError(t, call(long+"1"))
+	assert.Code(t, call(long+"1"), connect.CodeResourceExhausted)
+	assert.NoError(t, call(long+"2"))
+}
