@@ -8,6 +8,15 @@
 // Redis fails the limiter allows or denies according to its
 // [FailurePolicy].
 //
+// Give the go-redis client ContextTimeoutEnabled: true, so a round trip the
+// limiter gave up on also ends at the timeout rather than at the client's
+// ReadTimeout. A decision that timed out may still be applied by Redis later.
+//
+//	client := goredis.NewClient(&goredis.Options{Addr: addr, ContextTimeoutEnabled: true})
+//	limiter := redis.New(client, ratelimit.Policy{Name: "per-client", Limit: 10, Burst: 20},
+//		redis.WithTimeout(50*time.Millisecond), redis.WithFailurePolicy(redis.FailOpen))
+//	handler := ratelimit.NewMiddleware(limiter, ratelimit.WithKey(ratelimit.KeyIdentity())).Wrap(mux)
+//
 // It lives apart from package ratelimit so that importing ratelimit does not
 // pull in a Redis client.
 package redis
