@@ -147,8 +147,9 @@ func (l *Local) AllowN(_ context.Context, now time.Time, key string, n int) (Dec
 	return l.allowN(now, key, n, true), nil
 }
 
-// allowN decides; when full is false an allowed Decision leaves Remaining
-// and Reset zero, which saves a second look at the bucket on the hot path.
+// allowN decides; when full is false an allowed Decision is only that
+// (Remaining, Reset and Policy are left zero), which saves a second look at
+// the bucket on the hot path.
 func (l *Local) allowN(now time.Time, key string, n int, full bool) Decision {
 	n = max(n, 0)
 	s := &l.shards[0]
@@ -167,7 +168,7 @@ func (l *Local) allowN(now time.Time, key string, n int, full bool) Decision {
 	allowed := e.lim.AllowN(now, n)
 	if allowed && !full {
 		s.mu.Unlock()
-		return Decision{Allowed: true, Policy: l.policy}
+		return Decision{Allowed: true}
 	}
 	tokens := e.lim.TokensAt(now)
 	s.mu.Unlock()
