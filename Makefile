@@ -63,10 +63,13 @@ gen: tools
 		--go_out=examples/gen --go_opt=paths=source_relative \
 		--connect-go_out=examples/gen --connect-go_opt=paths=source_relative \
 		$$(cd examples/proto && find . -name '*.proto' | sed 's|^\./||' | sort)
+	$(GO) generate ./grpchealth/... ./grpcreflect/...
+
+GENERATED := internal/gen examples/gen grpchealth/internal/healthv1 grpcreflect/internal/reflectionv1 grpcreflect/services.binpb
 
 check-gen: gen ## Fails when the committed generated code is stale.
-	@git diff --exit-code --stat -- internal/gen examples/gen || { echo "generated code is stale: run make gen and commit"; exit 1; }
-	@test -z "$$(git status --porcelain -- internal/gen examples/gen)" || { git status --porcelain -- internal/gen examples/gen; echo "generated code is stale: run make gen and commit"; exit 1; }
+	@git diff --exit-code --stat -- $(GENERATED) || { echo "generated code is stale: run make gen and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- $(GENERATED))" || { git status --porcelain -- $(GENERATED); echo "generated code is stale: run make gen and commit"; exit 1; }
 
 clean:
 	rm -rf $(BIN)
