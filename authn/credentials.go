@@ -1,0 +1,263 @@
+package authn
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"connectrpc.com/connect"
+)
+
+// TokenSource supplies tokens for outgoing calls. Token returns a token and
+// the time it expires (the zero time means never). [TokenFunc] implements it.
+//
+// An oauth2.TokenSource adapts in three lines, without this package
+// depending on golang.org/x/oauth2:
+//
+//	authn.TokenFunc(func(context.Context) (string, time.Time, error) {
+//		t, err := ts.Token()
+//		if err != nil {
+//			return "", time.Time{}, err
+//		}
+//		return t.AccessToken, t.Expiry, nil
+//	})
+type TokenSource interface {
+	Token(ctx context.Context) (token string, expiry time.Time, err error)
+}
+
+// TokenFunc is a function that implements [TokenSource].
+type TokenFunc func(ctx context.Context) (token string, expiry time.Time, err error)
+
+// Token calls f.
+func (f TokenFunc) Token(ctx context.Context) (string, time.Time, error) { return f(ctx) }
+
+// A CredentialsOption configures [Credentials].
+type CredentialsOption interface {
+	applyCredentials(*Credentials)
+}
+
+type credentialsOptionFunc func(*Credentials)
+
+func (f credentialsOptionFunc) applyCredentials(c *Credentials) { f(c) }
+
+// WithTokenHeader sends the token in header, after prefix, instead of
+// "Authorization: Bearer <token>". For an API key use
+// WithTokenHeader("X-API-Key", "").
+func WithTokenHeader(header, prefix string) CredentialsOption {
+	return credentialsOptionFunc(func(c *Credentials) {
+		c.header = http.CanonicalHeaderKey(header)
+		c.prefix = prefix
+	})
+}
+
+// WithRefreshBefore sets how long before its expiry a token is refreshed.
+// The default is one minute. Until the token actually expires, calls keep
+// using it while one of them fetches the next, and if that fetch fails.
+func WithRefreshBefore(d time.Duration) CredentialsOption {
+	return credentialsOptionFunc(func(c *Credentials) { c.refreshBefore = d })
+}
+
+// WithClock sets the clock used to judge expiry. The default is time.Now.
+func WithClock(now func() time.Time) CredentialsOption {
+	return credentialsOptionFunc(func(c *Credentials) { c.now = now })
+}
+
+// Credentials attach a token to outgoing calls, as a connect.Interceptor
+// (every protocol and RPC kind) and as an http.RoundTripper wrapper (see
+// [Credentials.RoundTripper]). A Credentials is safe for concurrent use:
+// concurrent calls share one cached token and at most one fetch runs at a
+// time.
+type Credentials struct {
+	header        string
+	prefix        string
+	source        TokenSource
+	refreshBefore time.Duration
+	now           func() time.Time
+
+	mu       sync.Mutex
+	token    string // without prefix
+	value    string // header value
+	expiry   time.Time
+	inflight chan struct{} // closed when the running fetch ends
+}
+
+var _ connect.Interceptor = (*Credentials)(nil)
+
+// StaticToken returns Credentials that send token on every call, by default
+// as "Authorization: Bearer <token>".
+func StaticToken(token string, opts ...CredentialsOption) *Credentials {
+	c := newCredentials(nil, opts)
+	c.token, c.value = token, c.prefix+token
+	return c
+}
+
+// NewCredentials returns Credentials that take tokens from source, cache
+// each until shortly before it expires (see [WithRefreshBefore]) and then
+// fetch the next. By default the token is sent as "Authorization: Bearer
+// <token>".
+func NewCredentials(source TokenSource, opts ...CredentialsOption) *Credentials {
+	return newCredentials(source, opts)
+}
+
+func newCredentials(source TokenSource, opts []CredentialsOption) *Credentials {
+	c := &Credentials{
+		header:        "Authorization",
+		prefix:        "Bearer ",
+		source:        source,
+		refreshBefore: time.Minute,
+		now:           time.Now,
+	}
+	for _, opt := range opts {
+		opt.applyCredentials(c)
+	}
+	return c
+}
+
+// errNoToken is returned when a source gives an empty token.
+var errNoToken = errors.New("authn: token source returned an empty token")
+
+// HeaderValue returns the header value to send now, such as "Bearer
+// <token>", fetching a token if none is cached or the cached one is due for
+// refresh. Errors are [connect.CodeUnauthenticated] errors wrapping the
+// source's error.
+func (c *Credentials) HeaderValue(ctx context.Context) (string, error) {
+	for {
+		c.mu.Lock()
+		now := c.now()
+		usable := c.value != "" && (c.expiry.IsZero() || now.Before(c.expiry))
+		if usable && (c.source == nil || c.expiry.IsZero() || now.Before(c.expiry.Add(-c.refreshBefore))) {
+			value := c.value
+			c.mu.Unlock()
+			return value, nil
+		}
+		if c.source == nil {
+			c.mu.Unlock()
+			return "", connect.NewError(connect.CodeUnauthenticated, errNoToken)
+		}
+		if c.inflight != nil {
+			// Someone is fetching: use the old token while it lasts, or wait.
+			value, wait := c.value, c.inflight
+			c.mu.Unlock()
+			if usable {
+				return value, nil
+			}
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				code := connect.CodeCanceled
+				if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+					code = connect.CodeDeadlineExceeded
+				}
+				return "", connect.NewError(code, ctx.Err())
+			}
+		}
+		done := make(chan struct{})
+		c.inflight = done
+		c.mu.Unlock()
+		return c.fetch(ctx, done)
+	}
+}
+
+// fetch gets a new token and publishes it; done is closed afterwards.
+func (c *Credentials) fetch(ctx context.Context, done chan struct{}) (string, error) {
+	token, expiry, err := c.source.Token(ctx)
+	if err == nil && token == "" {
+		err = errNoToken
+	}
+	c.mu.Lock()
+	defer func() {
+		c.inflight = nil
+		close(done)
+		c.mu.Unlock()
+	}()
+	if err != nil {
+		if c.value != "" && (c.expiry.IsZero() || c.now().Before(c.expiry)) {
+			return c.value, nil // the old token still works
+		}
+		return "", connect.NewError(connect.CodeUnauthenticated, err)
+	}
+	c.token, c.value, c.expiry = token, c.prefix+token, expiry
+	return c.value, nil
+}
+
+// WrapUnary sets the credentials header on unary requests.
+func (c *Credentials) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		if !req.Spec().IsClient {
+			return next(ctx, req)
+		}
+		value, err := c.HeaderValue(ctx)
+		if err != nil {
+			return nil, err
+		}
+		req.Header().Set(c.header, value)
+		return next(ctx, req)
+	}
+}
+
+// WrapStreamingClient sets the credentials header on streaming requests.
+func (c *Credentials) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
+		conn := next(ctx, spec)
+		value, err := c.HeaderValue(ctx)
+		if err != nil {
+			return &failedClientConn{StreamingClientConn: conn, err: err}
+		}
+		conn.RequestHeader().Set(c.header, value)
+		return conn
+	}
+}
+
+// WrapStreamingHandler returns next unchanged: credentials are for clients.
+func (c *Credentials) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return next
+}
+
+// failedClientConn fails every operation of a stream whose credentials
+// could not be obtained, without sending anything.
+type failedClientConn struct {
+	connect.StreamingClientConn
+	err error
+}
+
+func (f *failedClientConn) Send(any) error               { return f.err }
+func (f *failedClientConn) Receive(any) error            { return f.err }
+func (f *failedClientConn) CloseRequest() error          { return nil }
+func (f *failedClientConn) CloseResponse() error         { return nil }
+func (f *failedClientConn) ResponseHeader() http.Header  { return http.Header{} }
+func (f *failedClientConn) ResponseTrailer() http.Header { return http.Header{} }
+
+// RoundTripper returns an http.RoundTripper that sets the credentials header
+// on each request and sends it with base (http.DefaultTransport when nil).
+// The caller's request is not modified.
+func (c *Credentials) RoundTripper(base http.RoundTripper) http.RoundTripper {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return &credentialsTransport{creds: c, base: base}
+}
+
+type credentialsTransport struct {
+	creds *Credentials
+	base  http.RoundTripper
+}
+
+func (t *credentialsTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	value, err := t.creds.HeaderValue(req.Context())
+	if err != nil {
+		if req.Body != nil {
+			_ = req.Body.Close()
+		}
+		return nil, err
+	}
+	out := *req
+	out.Header = req.Header.Clone()
+	if out.Header == nil {
+		out.Header = make(http.Header)
+	}
+	out.Header.Set(t.creds.header, value)
+	return t.base.RoundTrip(&out)
+}

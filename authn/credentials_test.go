@@ -1,0 +1,203 @@
+package authn_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/connectware/connectware/authn"
+	"github.com/connectware/connectware/internal/assert"
+	"github.com/connectware/connectware/internal/gen/connectware/test/v1/testv1connect"
+	"github.com/connectware/connectware/internal/testkit"
+)
+
+// TestCredentialsMatrix sends a static token with the interceptor and with
+// the RoundTripper, in every protocol and RPC kind, to a server that
+// requires it.
+func TestCredentialsMatrix(t *testing.T) {
+	t.Parallel()
+	f := newFixture(authn.BearerTokens(map[string]any{goodToken: wantUser}))
+	creds := authn.StaticToken(goodToken)
+	testkit.Matrix(t, f.handler, func(t *testing.T, c testkit.Case) {
+		viaTransport := testv1connect.NewTestServiceClient(
+			&http.Client{Transport: creds.RoundTripper(c.Server.Client.Transport)},
+			c.Server.URL, c.Protocol.ClientOptions()...)
+		clients := map[string]testv1connect.TestServiceClient{
+			"interceptor":  c.Client(connect.WithInterceptors(creds)),
+			"roundtripper": viaTransport,
+		}
+		for name, client := range clients {
+			for _, st := range testkit.StreamTypes() {
+				if !testkit.SupportsStream(c.Network, st) {
+					continue
+				}
+				t.Run(testkit.StreamTypeName(st)+"/client/"+name, func(t *testing.T) {
+					f.lastUser.Store("")
+					_, _, err := testkit.Call(ctxTimeout(t), client, st, nil)
+					assert.NoError(t, err)
+					assert.Equal(t, f.lastUser.Load(), any(wantUser))
+				})
+			}
+		}
+	})
+}
+
+// tokenServer mints numbered tokens and accepts any token it minted.
+type tokenServer struct {
+	mu      sync.Mutex
+	minted  map[string]bool
+	fetches atomic.Int64
+	fail    atomic.Bool
+	now     func() time.Time
+	ttl     time.Duration
+	gate    chan struct{} // when non-nil, fetches wait for it
+}
+
+func (s *tokenServer) Token(ctx context.Context) (string, time.Time, error) {
+	if s.gate != nil {
+		select {
+		case <-s.gate:
+		case <-ctx.Done():
+			return "", time.Time{}, ctx.Err()
+		}
+	}
+	n := s.fetches.Add(1)
+	if s.fail.Load() {
+		return "", time.Time{}, errors.New("token endpoint down")
+	}
+	token := "minted-" + strings.Repeat("x", int(n))
+	s.mu.Lock()
+	s.minted[token] = true
+	s.mu.Unlock()
+	return token, s.now().Add(s.ttl), nil
+}
+
+func (s *tokenServer) auth(_ context.Context, req *http.Request) (any, error) {
+	token, _ := authn.BearerToken(req)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.minted[token] {
+		return nil, authn.Errorf("invalid credentials")
+	}
+	return token, nil
+}
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// TestCredentialsRefresh checks a refreshing source over the wire: one
+// fetch is shared by concurrent calls, a new token is fetched shortly before
+// expiry, the old token is kept while the source fails, and calls fail
+// (without reaching the server) once no usable token is left.
+func TestCredentialsRefresh(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	ts := &tokenServer{minted: map[string]bool{}, now: clock.Now, ttl: time.Hour, gate: make(chan struct{})}
+	f := newFixture(ts.auth)
+	srv := testkit.NewServer(t, f.handler, testkit.H2C)
+	creds := authn.NewCredentials(ts, authn.WithClock(clock.Now), authn.WithRefreshBefore(5*time.Minute))
+	for _, p := range []testkit.Protocol{testkit.ConnectProto, testkit.GRPC, testkit.GRPCWeb} {
+		client := testkit.NewClient(srv, p, connect.WithInterceptors(creds))
+		t.Run(p.String(), func(t *testing.T) {
+			before := ts.fetches.Load()
+			var wg sync.WaitGroup
+			for _, st := range testkit.StreamTypes() {
+				for range 4 {
+					wg.Go(func() {
+						if _, _, err := testkit.Call(ctxTimeout(t), client, st, nil); err != nil {
+							t.Errorf("%s: %v", testkit.StreamTypeName(st), err)
+						}
+					})
+				}
+			}
+			if before == 0 {
+				close(ts.gate) // all 16 calls are waiting on, or sharing, one fetch
+			}
+			wg.Wait()
+			if before == 0 {
+				assert.Equal(t, ts.fetches.Load(), int64(1), "concurrent calls fetched separately")
+			}
+
+			clock.Advance(56 * time.Minute) // inside the refresh window
+			before = ts.fetches.Load()
+			assert.NoError(t, ping(ctxTimeout(t), client, nil))
+			assert.Equal(t, ts.fetches.Load(), before+1, "no refresh before expiry")
+
+			clock.Advance(56 * time.Minute)
+			ts.fail.Store(true)
+			assert.NoError(t, ping(ctxTimeout(t), client, nil), "old token must be kept while refresh fails")
+			clock.Advance(5 * time.Minute) // now expired
+			calls := f.calls.Load()
+			for _, st := range testkit.StreamTypes() {
+				_, _, err := testkit.Call(ctxTimeout(t), client, st, nil)
+				assert.Code(t, err, connect.CodeUnauthenticated, testkit.StreamTypeName(st))
+				assert.Contains(t, err.Error(), "token endpoint down")
+			}
+			assert.Equal(t, f.calls.Load(), calls, "a call without a token reached the server")
+			ts.fail.Store(false)
+			assert.NoError(t, ping(ctxTimeout(t), client, nil))
+		})
+	}
+}
+
+// TestCredentialsHeader checks WithTokenHeader with an API key server, via
+// the RoundTripper, and that the caller's request is not modified.
+func TestCredentialsHeader(t *testing.T) {
+	t.Parallel()
+	f := newFixture(authn.APIKeys("X-Api-Key", map[string]any{"k1": wantUser}))
+	srv := testkit.NewServer(t, f.handler, testkit.HTTP1)
+	creds := authn.StaticToken("k1", authn.WithTokenHeader("x-api-key", ""))
+	rt := creds.RoundTripper(srv.Client.Transport)
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+testv1connect.TestServicePingProcedure, strings.NewReader("{}"))
+	req.Header.Set("Content-Type", "application/json")
+	res, err := rt.RoundTrip(req)
+	assert.NoError(t, err)
+	_ = res.Body.Close()
+	assert.Equal(t, res.StatusCode, http.StatusOK)
+	assert.Equal(t, req.Header.Get("X-Api-Key"), "", "the caller's request was modified")
+	assert.Equal(t, f.lastUser.Load(), any(wantUser))
+}
+
+// TestCredentialsContextCanceled checks that a call waiting for a fetch
+// gives up with its context.
+func TestCredentialsContextCanceled(t *testing.T) {
+	t.Parallel()
+	started := make(chan struct{})
+	release := make(chan struct{})
+	creds := authn.NewCredentials(authn.TokenFunc(func(ctx context.Context) (string, time.Time, error) {
+		close(started)
+		<-release
+		return "t", time.Time{}, nil
+	}))
+	fetched := make(chan error, 1)
+	go func() {
+		_, err := creds.HeaderValue(context.Background())
+		fetched <- err
+	}()
+	<-started
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := creds.HeaderValue(ctx)
+	assert.Code(t, err, connect.CodeCanceled)
+	close(release)
+	assert.NoError(t, <-fetched)
+	value, err := creds.HeaderValue(context.Background())
+	assert.NoError(t, err)
+	assert.Equal(t, value, "Bearer t")
+}
