@@ -25,44 +25,45 @@ const (
 // challenge as an HTTP response header in every protocol. Build one with
 // [Challenge].
 type ChallengeError struct {
-	err       *connect.Error
-	challenge string
+	err   connect.Error
+	value [1]string // the challenge, as a header value without allocating
 }
 
 // Challenge returns an error that rejects a call with err and sends
 // challenge (such as `Bearer realm="api", error="invalid_token"`) in the
 // WWW-Authenticate response header. An AuthFunc returns it.
 func Challenge(err *connect.Error, challenge string) *ChallengeError {
-	return &ChallengeError{err: err, challenge: challenge}
+	return &ChallengeError{err: *err, value: [1]string{challenge}}
 }
 
 // Error returns the message of the underlying *connect.Error.
 func (e *ChallengeError) Error() string { return e.err.Error() }
 
 // Unwrap returns the underlying *connect.Error.
-func (e *ChallengeError) Unwrap() error { return e.err }
+func (e *ChallengeError) Unwrap() error { return &e.err }
 
 // Challenge returns the WWW-Authenticate challenge.
-func (e *ChallengeError) Challenge() string { return e.challenge }
+func (e *ChallengeError) Challenge() string { return e.value[0] }
 
-// challengeOf returns the challenge to send with err: its own, the default
-// for Unauthenticated errors that carry none in their metadata, or "".
-func challengeOf(err error, fallback string) string {
+// challengeOf returns the challenge header value to send with err: its
+// own, the default for Unauthenticated errors that carry none in their
+// metadata, or nil.
+func challengeOf(err error, fallback []string) []string {
 	if ce, ok := err.(*ChallengeError); ok {
-		return ce.challenge
+		return ce.value[:]
 	}
 	var ce *ChallengeError
 	if errors.As(err, &ce) {
-		return ce.challenge
+		return ce.value[:]
 	}
-	if fallback == "" || connect.CodeOf(err) != connect.CodeUnauthenticated {
-		return ""
+	if fallback == nil || connect.CodeOf(err) != connect.CodeUnauthenticated {
+		return nil
 	}
 	var connectErr *connect.Error
 	if errors.As(err, &connectErr) && connectErr.Meta().Get("Www-Authenticate") != "" {
-		return "" // the error writer sends it (connectrpc.com/authn style)
+		return nil // the error writer sends it (connectrpc.com/authn style)
 	}
-	return fallback
+	return []string{fallback[0]}
 }
 
 // asUnauthenticated turns an AuthFunc's error into an RPC error: connect
@@ -98,10 +99,10 @@ var (
 
 // errMissing is the error for a request without credentials.
 func errMissing(challenge string) error {
-	return &ChallengeError{err: connect.NewError(connect.CodeUnauthenticated, errMissingText), challenge: challenge}
+	return &ChallengeError{err: *connect.NewError(connect.CodeUnauthenticated, errMissingText), value: [1]string{challenge}}
 }
 
 // errInvalid is the error for a request with wrong or malformed credentials.
 func errInvalid(challenge string) error {
-	return &ChallengeError{err: connect.NewError(connect.CodeUnauthenticated, errInvalidText), challenge: challenge}
+	return &ChallengeError{err: *connect.NewError(connect.CodeUnauthenticated, errInvalidText), value: [1]string{challenge}}
 }

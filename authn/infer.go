@@ -16,7 +16,7 @@ import (
 func InferProtocol(request *http.Request) (string, bool) {
 	switch request.Method {
 	case http.MethodPost:
-		ctype := request.Header.Get("Content-Type")
+		ctype := headerValue(request.Header, "Content-Type")
 		switch {
 		case hasMediaPrefix(ctype, "application/grpc-web"):
 			return connect.ProtocolGRPCWeb, true
@@ -72,14 +72,14 @@ func InferProcedure(url *url.URL) (string, bool) {
 // and spaces before the token are skipped. The boolean is false when there is
 // no such header or the token is empty.
 func BearerToken(request *http.Request) (string, bool) {
-	return schemeParam(request.Header.Get("Authorization"), "Bearer")
+	return schemeParam(headerValue(request.Header, "Authorization"), "Bearer")
 }
 
 // BasicCredentials returns the user name and password of an
 // "Authorization: Basic <base64(user:pass)>" header (RFC 7617). The boolean
 // is false when there is no such header or it is malformed.
 func BasicCredentials(request *http.Request) (username, password string, ok bool) {
-	return parseBasic(request.Header.Get("Authorization"))
+	return parseBasic(headerValue(request.Header, "Authorization"))
 }
 
 // parseBasic decodes the value of a Basic Authorization header.
@@ -110,4 +110,13 @@ func schemeParam(header, scheme string) (string, bool) {
 		return "", false
 	}
 	return param, true
+}
+
+// headerValue is header.Get(key) for a key already in canonical form,
+// without canonicalizing it again.
+func headerValue(header http.Header, key string) string {
+	if values := header[key]; len(values) > 0 {
+		return values[0]
+	}
+	return ""
 }

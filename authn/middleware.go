@@ -19,9 +19,10 @@ type AuthFunc func(ctx context.Context, req *http.Request) (any, error)
 // [AuthFunc] and rejects failures in the caller's RPC protocol. It is safe
 // for concurrent use; its configuration is fixed at construction.
 type Middleware struct {
-	auth        AuthFunc
-	config      config
-	errorWriter *connect.ErrorWriter
+	auth             AuthFunc
+	config           config
+	errorWriter      *connect.ErrorWriter
+	defaultChallenge []string // nil when there is none
 }
 
 // NewMiddleware returns a [Middleware] that authenticates with auth. opts
@@ -50,6 +51,9 @@ func New(auth AuthFunc, opts ...Option) *Middleware {
 		}
 	}
 	m.errorWriter = connect.NewErrorWriter(m.config.handlerOptions...)
+	if m.config.challenge != "" {
+		m.defaultChallenge = []string{m.config.challenge}
+	}
 	return m
 }
 
@@ -93,8 +97,8 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 // reject writes err in the request's protocol.
 func (m *Middleware) reject(w http.ResponseWriter, r *http.Request, err error) {
 	header := w.Header()
-	if challenge := challengeOf(err, m.config.challenge); challenge != "" {
-		header["Www-Authenticate"] = []string{challenge}
+	if challenge := challengeOf(err, m.defaultChallenge); challenge != nil {
+		header["Www-Authenticate"] = challenge
 	}
 	if r.ProtoMajor == 1 && r.ContentLength != 0 {
 		// Without this, net/http reads up to 256 KiB of an unread
@@ -140,6 +144,6 @@ func (c *config) route(r *http.Request) (route, string) {
 // isPreflight reports whether r is a CORS preflight request.
 func isPreflight(r *http.Request) bool {
 	return r.Method == http.MethodOptions &&
-		r.Header.Get("Origin") != "" &&
-		r.Header.Get("Access-Control-Request-Method") != ""
+		headerValue(r.Header, "Origin") != "" &&
+		headerValue(r.Header, "Access-Control-Request-Method") != ""
 }

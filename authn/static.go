@@ -2,8 +2,8 @@ package authn
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/binary"
 	"net/http"
 	"strconv"
 )
@@ -36,12 +36,13 @@ func WithRealm(realm string) ValidatorOption {
 	return validatorOptionFunc(func(c *validatorConfig) { c.realm = realm })
 }
 
-// secretSet holds SHA-256 digests of secrets and the identity of each. A
-// lookup hashes the presented secret and compares it with every digest in
-// constant time, so neither the length of a secret nor the position of the
-// first wrong byte shows in the time taken.
+// secretSet holds secrets and the identity of each. A lookup compares the
+// presented secret with every stored one in constant time: each comparison
+// reads every byte of the stored secret whatever is presented, so neither a
+// length mismatch nor the position of the first wrong byte shows in the time
+// taken (and the loop never stops at a match).
 type secretSet struct {
-	digests [][sha256.Size]byte
+	secrets [][]byte
 	infos   []any
 }
 
@@ -51,18 +52,17 @@ func newSecretSet(secrets map[string]any) secretSet {
 		if secret == "" {
 			continue
 		}
-		s.digests = append(s.digests, sha256.Sum256([]byte(secret)))
+		s.secrets = append(s.secrets, []byte(secret))
 		s.infos = append(s.infos, info)
 	}
 	return s
 }
 
-func (s *secretSet) lookup(secret string) (any, bool) {
-	digest := sha256.Sum256([]byte(secret))
+func (s *secretSet) lookup(presented string) (any, bool) {
 	var info any
 	found := 0
-	for i := range s.digests {
-		eq := subtle.ConstantTimeCompare(digest[:], s.digests[i][:])
+	for i, secret := range s.secrets {
+		eq := constantTimeEqual(presented, secret)
 		if eq == 1 {
 			info = s.infos[i]
 		}
@@ -71,10 +71,36 @@ func (s *secretSet) lookup(secret string) (any, bool) {
 	return info, found == 1
 }
 
+// constantTimeEqual returns 1 if presented equals secret and 0 otherwise.
+// It reads every byte of secret whatever presented holds, with no early
+// exit on a length mismatch or a wrong byte: its time depends only on the
+// two lengths, never on the contents.
+func constantTimeEqual(presented string, secret []byte) int {
+	n, m := len(presented), len(secret)
+	var diff uint64
+	i := 0
+	for ; i+8 <= m && i+8 <= n; i += 8 {
+		p := uint64(presented[i]) | uint64(presented[i+1])<<8 | uint64(presented[i+2])<<16 | uint64(presented[i+3])<<24 |
+			uint64(presented[i+4])<<32 | uint64(presented[i+5])<<40 | uint64(presented[i+6])<<48 | uint64(presented[i+7])<<56
+		diff |= p ^ binary.LittleEndian.Uint64(secret[i:])
+	}
+	for ; i < m; i++ {
+		var c byte
+		if i < n {
+			c = presented[i]
+		}
+		diff |= uint64(c ^ secret[i])
+	}
+	diff |= diff >> 32
+	diff |= diff >> 16
+	diff |= diff >> 8
+	return subtle.ConstantTimeByteEq(byte(diff), 0) & subtle.ConstantTimeEq(int32(min(n, 1<<30)), int32(m))
+}
+
 // BearerTokens returns an [AuthFunc] that accepts "Authorization: Bearer
 // <token>" headers carrying one of the keys of tokens, and returns the
 // token's value as the identity (use a non-nil value). Comparison is
-// constant-time (on SHA-256 digests, so unequal lengths do not exit early).
+// constant-time (unequal lengths do not exit early).
 // Rejections carry an RFC 6750 challenge: `Bearer realm="api"` when no token
 // was sent, with `error="invalid_token"` added when a wrong one was.
 //
@@ -87,7 +113,7 @@ func BearerTokens(tokens map[string]any, opts ...ValidatorOption) AuthFunc {
 	return func(_ context.Context, req *http.Request) (any, error) {
 		token, ok := BearerToken(req)
 		if !ok {
-			if req.Header.Get("Authorization") == "" {
+			if headerValue(req.Header, "Authorization") == "" {
 				return nil, errMissing(missing)
 			}
 			return nil, errInvalid(invalid)
