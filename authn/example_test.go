@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -55,4 +57,26 @@ func ExampleBasicAuth() {
 	fmt.Println(strings.Join(strings.Split(hash, "$")[:3], "$"))
 	// Output:
 	// $pbkdf2-sha256$i=600000
+}
+
+func ExampleNewCredentials() {
+	// A token source, such as an OAuth 2 client credentials flow.
+	fetches := 0
+	source := authn.TokenFunc(func(context.Context) (string, time.Time, error) {
+		fetches++
+		return "token-" + strconv.Itoa(fetches), time.Now().Add(time.Hour), nil
+	})
+	creds := authn.NewCredentials(source, authn.WithRefreshBefore(5*time.Minute))
+
+	// As a connect-go interceptor, on every RPC kind and protocol:
+	_ = connect.WithInterceptors(creds)
+	// Or as a transport for any HTTP client:
+	client := &http.Client{Transport: creds.RoundTripper(http.DefaultTransport)}
+	_ = client
+
+	value, _ := creds.HeaderValue(context.Background())
+	value2, _ := creds.HeaderValue(context.Background())
+	fmt.Println(value, value2, fetches)
+	// Output:
+	// Bearer token-1 Bearer token-1 1
 }

@@ -2,6 +2,7 @@ package authn
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"connectrpc.com/connect"
@@ -165,4 +166,21 @@ func (p *publicSet) match(procedure string) bool {
 		}
 	}
 	return false
+}
+
+// errWrongIdentity is the PermissionDenied cause when an identity has an
+// unexpected type.
+var errWrongIdentity = errors.New("permission denied")
+
+// AuthorizeAs adapts an authorization function over a typed identity to an
+// [AuthorizeFunc]. An identity that is not a T (including none) is denied
+// with [connect.CodePermissionDenied] without calling authorize.
+func AuthorizeAs[T any](authorize func(ctx context.Context, info T, procedure string) error) AuthorizeFunc {
+	return func(ctx context.Context, info any, procedure string) error {
+		typed, ok := info.(T)
+		if !ok {
+			return connect.NewError(connect.CodePermissionDenied, errWrongIdentity)
+		}
+		return authorize(ctx, typed, procedure)
+	}
 }

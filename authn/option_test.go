@@ -273,3 +273,22 @@ func TestNilAuth(t *testing.T) {
 	_, err := client.Fail(ctxTimeout(t), connect.NewRequest(&testv1.FailRequest{Code: int32(connect.CodeAborted)}))
 	assert.Code(t, err, connect.CodeAborted)
 }
+
+// TestAuthorizeAs checks the typed authorization adapter: it sees the typed
+// identity, and identities of another type are denied.
+func TestAuthorizeAs(t *testing.T) {
+	t.Parallel()
+	type user struct{ name string }
+	tokens := map[string]any{goodToken: user{"alice"}, "string-identity": "bob"}
+	var seen atomic.Value
+	h := authn.New(authn.BearerTokens(tokens), authn.WithAuthorization(authn.AuthorizeAs(
+		func(_ context.Context, u user, procedure string) error {
+			seen.Store(u.name + " " + procedure)
+			return nil
+		}))).Wrap(testkit.NewMux(&testkit.PingServer{}))
+	srv := testkit.NewServer(t, h, testkit.H2C)
+	client := testkit.NewClient(srv, testkit.GRPCWeb)
+	assert.NoError(t, ping(ctxTimeout(t), client, bearer(goodToken)))
+	assert.Equal(t, seen.Load(), any("alice "+testv1connect.TestServicePingProcedure))
+	assert.Code(t, ping(ctxTimeout(t), client, bearer("string-identity")), connect.CodePermissionDenied)
+}

@@ -13,6 +13,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -246,4 +247,35 @@ func newCert(t *testing.T, cn string, parent *x509.Certificate, parentKey *ecdsa
 	return cert, key
 }
 
-var _ = context.Background
+// TestTokenComparison checks the constant-time comparison at every length
+// around its 8-byte words: only the exact token matches.
+func TestTokenComparison(t *testing.T) {
+	t.Parallel()
+	for n := 1; n <= 20; n++ {
+		secret := strings.Repeat("s", n-1) + "z"
+		auth := authn.BearerTokens(map[string]any{secret: "ok", "other-token-entirely": "other"})
+		check := func(presented string, want any) {
+			req := &http.Request{Header: http.Header{"Authorization": {"Bearer " + presented}}}
+			info, err := auth(context.Background(), req)
+			if want == nil {
+				assert.Error(t, err, n, presented)
+				return
+			}
+			assert.NoError(t, err, n)
+			assert.Equal(t, info, want, n)
+		}
+		check(secret, any("ok"))
+		check("other-token-entirely", any("other"))
+		check(secret[:n-1], nil)
+		check(secret+"z", nil)
+		check(secret+"zzzzzzzzz", nil)
+		for i := range n {
+			b := []byte(secret)
+			b[i] ^= 0x01
+			check(string(b), nil)
+			b[i] ^= 0x80 // only the high bit differs from the original
+			b[i] ^= 0x01
+			check(string(b), nil)
+		}
+	}
+}

@@ -243,3 +243,31 @@ func BenchmarkJWT(b *testing.B) {
 		})
 	}
 }
+
+// TestAllocations holds the allocation targets: a valid static
+// token costs at most 2 allocations, a missing-token rejection at most 10.
+func TestAllocations(t *testing.T) {
+	h := staticHandlers()["connectware"]
+	cases := []struct {
+		name   string
+		req    *http.Request
+		code   int
+		budget float64
+	}{
+		{"valid_static_token", newRequest("Bearer " + token), http.StatusOK, 2},
+		{"reject_missing_token", newRequest(""), http.StatusUnauthorized, 10},
+	}
+	for _, c := range cases {
+		w := &writer{header: make(http.Header)}
+		allocs := testing.AllocsPerRun(200, func() {
+			clear(w.header)
+			h.ServeHTTP(w, c.req)
+		})
+		if w.code != c.code {
+			t.Fatalf("%s: status %d, want %d", c.name, w.code, c.code)
+		}
+		if allocs > c.budget {
+			t.Errorf("%s: %.1f allocs per call, budget %.0f", c.name, allocs, c.budget)
+		}
+	}
+}
