@@ -31,8 +31,12 @@ type ChallengeError struct {
 
 // Challenge returns an error that rejects a call with err and sends
 // challenge (such as `Bearer realm="api", error="invalid_token"`) in the
-// WWW-Authenticate response header. An AuthFunc returns it.
+// WWW-Authenticate response header. An AuthFunc returns it. A nil err
+// stands for an Unauthenticated "invalid credentials" error.
 func Challenge(err *connect.Error, challenge string) *ChallengeError {
+	if err == nil {
+		err = connect.NewError(connect.CodeUnauthenticated, errInvalidText)
+	}
 	return &ChallengeError{err: *err, value: [1]string{challenge}}
 }
 

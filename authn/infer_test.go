@@ -143,4 +143,6 @@ func TestErrorf(t *testing.T) {
 	ce := authn.Challenge(err, "Bearer")
 	assert.Equal(t, ce.Challenge(), "Bearer")
 	assert.Equal(t, connect.CodeOf(ce), connect.CodeUnauthenticated)
+	assert.Equal(t, ce.Error(), "unauthenticated: bad token")
+	assert.Equal(t, authn.Challenge(nil, "Basic").Error(), "unauthenticated: invalid credentials")
 }

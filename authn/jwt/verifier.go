@@ -68,7 +68,8 @@ func WithRealm(realm string) Option {
 }
 
 // Claims are the verified registered claims of a token, plus all of its
-// claims in Extra.
+// claims in Extra. A cached token's Claims are shared by every request that
+// presents it: treat them as read-only.
 type Claims struct {
 	Issuer    string
 	Subject   string
@@ -85,7 +86,9 @@ type Claims struct {
 // Verifier verifies signed JWTs against a [JWKS]: the signature (with an
 // allowed algorithm and a key of the matching type), "exp" (required),
 // "nbf", "iat", and "iss" and "aud" when configured. Verified tokens are
-// cached until they expire. A Verifier is safe for concurrent use.
+// cached (in a bounded cache) until they expire, so a token stays accepted
+// until its "exp" even if its key leaves the key set meanwhile. A Verifier
+// is safe for concurrent use.
 type Verifier struct {
 	keys      *JWKS
 	algs      []jose.SignatureAlgorithm
