@@ -180,6 +180,14 @@ func TestHTTPStatus(t *testing.T) {
 	res = do(goodToken)
 	assert.Equal(t, res.StatusCode, http.StatusOK)
 	assert.Equal(t, f.calls.Load(), int64(1))
+	// A Connect GET (unary with the message in the query) is an RPC too.
+	get, err := srv.Client.Get(srv.URL + testv1connect.TestServicePingProcedure + "?encoding=json&message=%7B%7D")
+	assert.NoError(t, err)
+	_ = get.Body.Close()
+	assert.Equal(t, get.StatusCode, http.StatusUnauthorized)
+	assert.Equal(t, get.Header.Get("Www-Authenticate"), `Bearer realm="api"`)
+	assert.Equal(t, get.Header.Get("Content-Type"), "application/json")
+	assert.Equal(t, f.calls.Load(), int64(1))
 }
 
 // TestGRPCGo checks rejections and successes with grpc-go clients.
