@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"connectrpc.com/connect"
 	"google.golang.org/grpc/codes"
@@ -84,7 +83,6 @@ func TestRateLimit(t *testing.T) {
 	assert.NoError(t, err)
 	res.Body.Close()
 	assert.Equal(t, res.StatusCode, http.StatusOK)
-	_ = time.Second
 }
 
 // TestCORSPreflight: preflights for the allowed origin are granted
