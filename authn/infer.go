@@ -77,7 +77,10 @@ func BearerToken(request *http.Request) (string, bool) {
 
 // BasicCredentials returns the user name and password of an
 // "Authorization: Basic <base64(user:pass)>" header (RFC 7617). The boolean
-// is false when there is no such header or it is malformed.
+// is false when there is no such header or it is malformed, which includes
+// a user name or password with a control character: RFC 7617 forbids them,
+// and a trailing NUL would otherwise hash like its absence (HMAC pads keys
+// with zeros), so "pw\x00" would pass for "pw".
 func BasicCredentials(request *http.Request) (username, password string, ok bool) {
 	return parseBasic(headerValue(request.Header, "Authorization"))
 }
@@ -91,6 +94,11 @@ func parseBasic(header string) (username, password string, ok bool) {
 	decoded, err := base64.StdEncoding.DecodeString(encoded)
 	if err != nil {
 		return "", "", false
+	}
+	for _, b := range decoded {
+		if b < 0x20 || b == 0x7f {
+			return "", "", false
+		}
 	}
 	username, password, ok = strings.Cut(string(decoded), ":")
 	if !ok {

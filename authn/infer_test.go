@@ -2,6 +2,7 @@ package authn_test
 
 import (
 	"context"
+	"encoding/base64"
 	"net/http"
 	"net/url"
 	"testing"
@@ -106,7 +107,10 @@ func TestBasicCredentials(t *testing.T) {
 	user, pass, ok = authn.BasicCredentials(req)
 	assert.True(t, ok)
 	assert.Equal(t, user+"|"+pass, "foo|bar")
-	for _, bad := range []string{"Basic", "Basic !", "Basic Zm9v", "Bearer Zm9vOmJhcg=="} {
+	enc := func(s string) string { return "Basic " + base64.StdEncoding.EncodeToString([]byte(s)) }
+	for _, bad := range []string{"Basic", "Basic !", "Basic Zm9v", "Bearer Zm9vOmJhcg==",
+		// RFC 7617 forbids control characters in either part.
+		enc("alice:pw\x00"), enc("al\x00ice:pw"), enc("alice:p\tw"), enc("alice:pw\x7f")} {
 		req.Header.Set("Authorization", bad)
 		_, _, ok = authn.BasicCredentials(req)
 		assert.True(t, !ok, bad)

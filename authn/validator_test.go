@@ -54,6 +54,11 @@ func TestBasicAuth(t *testing.T) {
 				assert.Code(t, err, connect.CodeUnauthenticated)
 				assertChallenge(t, err, `Basic realm="test", charset="UTF-8"`)
 				assert.Equal(t, f.calls.Load(), before, "handler ran")
+				// HMAC pads keys with zeros: "correct horse\x00" hashes
+				// like "correct horse" and must be turned away before.
+				_, _, err = testkit.Call(ctxTimeout(t), c.Client(), st, basicHeader("alice", "correct horse\x00"))
+				assert.Code(t, err, connect.CodeUnauthenticated)
+				assert.Equal(t, f.calls.Load(), before, "handler ran")
 				_, _, err = testkit.Call(ctxTimeout(t), c.Client(), st, basicHeader("alice", "correct horse"))
 				assert.NoError(t, err)
 				assert.Equal(t, f.lastUser.Load(), any("alice"))
