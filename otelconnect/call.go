@@ -29,6 +29,14 @@ var (
 	receivedEvent  = oldsemconv.RPCMessageTypeReceived
 )
 
+// epoch is the origin of clock.
+var epoch = time.Now()
+
+// clock reads the monotonic clock only: time.Since of a time with a
+// monotonic reading reads one clock, where time.Now reads two (wall and
+// monotonic). Durations are all a call needs.
+func clock() time.Duration { return time.Since(epoch) }
+
 // side is one side (handler or client) of an interceptor: its
 // configuration, instruments and attribute cache. Everything in it is
 // immutable after construction except the cache.
@@ -52,7 +60,7 @@ type side struct {
 type call struct {
 	side     *side
 	entry    *entry
-	start    time.Time
+	start    time.Duration   // monotonic, from clock
 	span     trace.Span      // nil without tracing
 	ctx      context.Context // the call's context, with its span
 	lctx     labelerContext  // the context carrying own, when needed
@@ -80,16 +88,22 @@ func (c *call) withLabeler(ctx context.Context) context.Context {
 
 // beginServer starts recording a call a handler serves.
 func (s *side) beginServer(ctx context.Context, spec connect.Spec, protocol, peerAddr string, header http.Header) (context.Context, *call) {
-	c := &call{side: s, start: s.cfg.now()}
+	c := &call{side: s, start: clock()}
 	c.entry = s.entry(spec, systemOf(protocol, s.cfg.rpcSystem), "")
 	ctx = c.withLabeler(ctx)
-	remote := trace.SpanContextFromContext(ctx).IsValid()
-	if !remote {
-		ctx = s.cfg.propagator.Extract(ctx, headerCarrier(header))
+	// Without propagation headers there is nothing to extract, and no
+	// extracted parent to link to.
+	extract := !s.cfg.extractKnown || hasAny(header, s.cfg.extractKeys)
+	remote := false
+	if extract {
+		remote = trace.SpanContextFromContext(ctx).IsValid()
+		if !remote {
+			ctx = s.cfg.propagator.Extract(ctx, headerCarrier(header))
+		}
 	}
 	if s.tracing {
 		opts := append(c.opts[:0], c.entry.startOptions...)
-		if !remote && !s.cfg.trustRemote {
+		if extract && !remote && !s.cfg.trustRemote {
 			// Without a remote parent the span is a new root anyway.
 			if link := trace.LinkFromContext(ctx); link.SpanContext.IsValid() {
 				opts = append(opts, newRootSpan, trace.WithLinks(link))
@@ -109,7 +123,7 @@ func (s *side) beginServer(ctx context.Context, spec connect.Spec, protocol, pee
 // server address are known (unary calls), and injects the trace context
 // into header.
 func (s *side) beginClient(ctx context.Context, spec connect.Spec, protocol, address string, header http.Header) (context.Context, *call) {
-	c := &call{side: s, start: s.cfg.now()}
+	c := &call{side: s, start: clock()}
 	c.entry = s.entry(spec, systemOf(protocol, s.cfg.rpcSystem), address)
 	ctx = c.withLabeler(ctx)
 	if s.tracing {
@@ -129,7 +143,7 @@ func (s *side) beginClient(ctx context.Context, spec connect.Spec, protocol, add
 // opens: its protocol and address are only known after, and bind sets
 // them. c lives inside the stream's wrapper, to save an allocation.
 func (s *side) beginClientStream(ctx context.Context, spec connect.Spec, c *call) context.Context {
-	c.side, c.start = s, s.cfg.now()
+	c.side, c.start = s, clock()
 	ctx = c.withLabeler(ctx)
 	if s.tracing {
 		ctx, c.span = s.tracer.Start(ctx, procedureName(spec.Procedure), clientStart...)
@@ -266,7 +280,7 @@ func (c *call) finish(o outcome, err error, requestHeader, responseHeader http.H
 // record records the call's metrics.
 func (c *call) record(oe *outcomeEntry) {
 	s := c.side
-	elapsed := s.cfg.now().Sub(c.start)
+	elapsed := clock() - c.start
 	labeled := !c.labeler.empty()
 	if s.inst.duration != nil {
 		opts := oe.recordOptions

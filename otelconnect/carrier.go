@@ -2,6 +2,8 @@ package otelconnect
 
 import (
 	"net/http"
+	"reflect"
+	"strings"
 
 	"go.opentelemetry.io/otel/propagation"
 )
@@ -51,4 +53,39 @@ func (h headerCarrier) Keys() []string {
 		keys = append(keys, k)
 	}
 	return keys
+}
+
+// extractKeys returns the canonical header keys propagator extracts from,
+// when they are known: true only for propagators whose every field is a W3C
+// one (TraceContext, Baggage and composites of them), which read no other
+// header. A request with none of those keys then has nothing to extract,
+// and the call skips Extract and the context lookups around it.
+//
+// The global propagator is a delegate that can change after the
+// interceptor is built, so it, like any other propagator, is always asked.
+func extractKeys(propagator propagation.TextMapPropagator) ([]string, bool) {
+	if t := reflect.TypeOf(propagator); t == nil || t.Kind() == reflect.Pointer && t.Elem().PkgPath() == "go.opentelemetry.io/otel/internal/global" {
+		return nil, false
+	}
+	fields := propagator.Fields()
+	keys := make([]string, 0, len(fields))
+	for _, field := range fields {
+		switch strings.ToLower(field) {
+		case "traceparent", "tracestate", "baggage":
+			keys = append(keys, canonical(strings.ToLower(field)))
+		default:
+			return nil, false
+		}
+	}
+	return keys, true
+}
+
+// hasAny reports whether header has a value for any of keys.
+func hasAny(header http.Header, keys []string) bool {
+	for _, key := range keys {
+		if len(header[key]) > 0 {
+			return true
+		}
+	}
+	return false
 }

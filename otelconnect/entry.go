@@ -3,6 +3,7 @@ package otelconnect
 import (
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"connectrpc.com/connect"
 	"go.opentelemetry.io/otel/attribute"
@@ -60,18 +61,44 @@ type outcomeEntry struct {
 // not kept (a client calling ever new addresses, say).
 const maxEntries = 4096
 
+// fastSlots is the size of entryCache's direct-mapped front.
+const fastSlots = 256
+
 // entryCache maps entryKey to *entry. Reads are lock-free: the map is
 // replaced, never changed, under mu.
+//
+// In front of the map, fast holds recently used entries in slots chosen by
+// the address of the procedure string's bytes. connect-go hands every call
+// of a procedure the same string (it lives in the handler's or client's
+// Spec), so a hit costs comparing a pointer and a length instead of hashing
+// the key. Strings with the same bytes at the same address are equal, so a
+// hit is always right; a miss falls back to the map. A slot is filled once,
+// by the first entry found for it whose own string is the caller's, and
+// never rewritten: procedures that share a slot cost no writes, they use
+// the map.
 type entryCache struct {
 	mu      sync.Mutex
 	entries atomic.Pointer[map[entryKey]*entry]
+	fast    [fastSlots]atomic.Pointer[entry]
 }
 
 func (c *entryCache) load(key entryKey) *entry {
-	if m := c.entries.Load(); m != nil {
-		return (*m)[key]
+	p := uintptr(unsafe.Pointer(unsafe.StringData(key.procedure)))
+	slot := &c.fast[(p>>3^p>>9)%fastSlots]
+	if e := slot.Load(); e != nil && len(e.key.procedure) == len(key.procedure) &&
+		unsafe.StringData(e.key.procedure) == unsafe.StringData(key.procedure) &&
+		e.key.system == key.system && e.key.address == key.address {
+		return e
 	}
-	return nil
+	m := c.entries.Load()
+	if m == nil {
+		return nil
+	}
+	e := (*m)[key]
+	if e != nil && unsafe.StringData(e.key.procedure) == unsafe.StringData(key.procedure) && slot.Load() == nil {
+		slot.CompareAndSwap(nil, e)
+	}
+	return e
 }
 
 func (c *entryCache) store(key entryKey, e *entry) *entry {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"time"
 
 	"connectrpc.com/connect"
 	"go.opentelemetry.io/otel"
@@ -38,7 +37,6 @@ var _ connect.Interceptor = (*Interceptor)(nil)
 // created.
 func NewInterceptor(options ...Option) (*Interceptor, error) {
 	cfg := &config{
-		now:         time.Now,
 		conventions: ConventionsFromEnv,
 	}
 	for _, option := range options {
@@ -53,6 +51,7 @@ func NewInterceptor(options ...Option) (*Interceptor, error) {
 	if cfg.propagator == nil {
 		cfg.propagator = otel.GetTextMapPropagator()
 	}
+	cfg.extractKeys, cfg.extractKnown = extractKeys(cfg.propagator)
 	cfg.conventions = cfg.conventions.resolve(os.Getenv)
 	tracer := cfg.tracerProvider.Tracer(instrumentationName, trace.WithInstrumentationVersion(instrumentationVersion))
 	meter := cfg.meterProvider.Meter(instrumentationName, metric.WithInstrumentationVersion(instrumentationVersion))

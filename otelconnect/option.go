@@ -3,7 +3,6 @@ package otelconnect
 import (
 	"context"
 	"net/http"
-	"time"
 
 	"connectrpc.com/connect"
 	"go.opentelemetry.io/otel/attribute"
@@ -31,14 +30,17 @@ type Option interface {
 
 // config is the interceptor's configuration after the options applied.
 type config struct {
-	tracerProvider        trace.TracerProvider
-	meterProvider         metric.MeterProvider
-	propagator            propagation.TextMapPropagator
+	tracerProvider trace.TracerProvider
+	meterProvider  metric.MeterProvider
+	propagator     propagation.TextMapPropagator
+	// extractKeys, when extractKnown, are the only header keys the
+	// propagator extracts from (see extractKeys).
+	extractKeys           []string
+	extractKnown          bool
 	filter                func(context.Context, connect.Spec) bool
 	attributeFilter       AttributeFilter
 	spanAttributeFilter   AttributeFilter
 	metricAttributeFilter AttributeFilter
-	now                   func() time.Time
 	trustRemote           bool
 	requestHeaderKeys     []string
 	responseHeaderKeys    []string
