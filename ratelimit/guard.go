@@ -33,7 +33,10 @@ type Stats struct {
 }
 
 // clockBase anchors monotonicNow.
-var clockBase = time.Now()
+var (
+	clockBase      = time.Now()
+	clockBaseNanos = clockBase.UnixNano()
+)
 
 // monotonicNow is the time for in-process decisions: wall time derived from
 // the monotonic clock alone. It reads one clock instead of time.Now's two
@@ -41,7 +44,11 @@ var clockBase = time.Now()
 // jumps when the wall clock is stepped, so a clock change neither refills
 // nor drains buckets. Shared limiters (Redis) get time.Now, which replicas
 // agree on.
-func monotonicNow() time.Time { return clockBase.Add(time.Since(clockBase)) }
+func monotonicNow() time.Time {
+	// time.Unix is cheaper than clockBase.Add, and the limiter only
+	// compares and subtracts the times it is given.
+	return time.Unix(0, clockBaseNanos+int64(time.Since(clockBase)))
+}
 
 // outcome is what a decision means for the call.
 type outcome uint8
@@ -68,6 +75,7 @@ type guard struct {
 type scratch struct {
 	buf  []byte
 	call Call
+	d    Decision
 }
 
 func newGuard(limiter Limiter, opts []Option) *guard {
@@ -85,7 +93,7 @@ func newGuard(limiter Limiter, opts []Option) *guard {
 func (g *guard) get() *scratch { return g.pool.Get().(*scratch) }
 
 func (g *guard) put(s *scratch) {
-	s.call = Call{}
+	s.call, s.d = Call{}, Decision{}
 	if cap(s.buf) <= 1024 {
 		g.pool.Put(s)
 	}
@@ -113,66 +121,77 @@ func (g *guard) cost(call *Call) int {
 	return max(g.cfg.cost(call), 0)
 }
 
-// decide keys s.call and asks lim to spend n tokens for it.
-func (g *guard) decide(s *scratch, lim Limiter, n int) (Decision, outcome) {
+// decide keys s.call and asks lim to spend n tokens for it. The decision
+// is left in s.d, except on the hot path (a local limiter allowing a call
+// with no RateLimit headers to send), where only the outcome matters and
+// s.d is left zero.
+func (g *guard) decide(s *scratch, lim Limiter, n int) outcome {
 	if lim == nil {
-		return Decision{}, outcomeUnlimited
+		return outcomeUnlimited
 	}
 	key, ok := g.cfg.key(s.buf[:0], &s.call)
 	s.buf = key[:0]
 	if !ok {
-		return Decision{}, outcomeUnlimited
+		return outcomeUnlimited
 	}
 	if len(key) > maxKeyLen {
 		sum := sha256.Sum256(key)
 		key = append(append(key[:0], '#'), sum[:]...)
 	}
-	ctx := s.call.Context
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	// The key's memory is reused after the call; Limiter says so.
 	k := unsafe.String(unsafe.SliceData(key), len(key))
-	var d Decision
 	var err error
 	if local, ok := lim.(*Local); ok {
 		now := g.cfg.now
 		if now == nil {
 			now = monotonicNow
 		}
-		d = local.allowN(now(), k, n, g.cfg.allowedHeaders)
+		allowed, tokens := local.take(now(), k, n, g.cfg.allowedHeaders)
+		if allowed && !g.cfg.allowedHeaders {
+			g.allowed.Add(1)
+			return outcomeAllowed
+		}
+		s.d = local.decision(allowed, tokens, n)
 	} else {
 		now := g.cfg.now
 		if now == nil {
 			now = time.Now
 		}
-		d, err = lim.AllowN(ctx, now(), k, n)
+		s.d, err = lim.AllowN(s.context(), now(), k, n)
 	}
 	if err != nil {
 		g.errs.Add(1)
 		if g.cfg.onError != nil {
-			g.cfg.onError(ctx, &s.call, err)
+			g.cfg.onError(s.context(), &s.call, err)
 		}
-		if !d.Allowed {
+		if !s.d.Allowed {
 			g.rejected.Add(1)
 			if g.cfg.dryRun {
-				return d, outcomeAllowed
+				return outcomeAllowed
 			}
-			return d, outcomeUnavailable
+			return outcomeUnavailable
 		}
 	}
-	if !d.Allowed {
+	if !s.d.Allowed {
 		g.rejected.Add(1)
 		if g.cfg.onReject != nil {
-			g.cfg.onReject(ctx, &s.call, d)
+			g.cfg.onReject(s.context(), &s.call, s.d)
 		}
 		if g.cfg.dryRun {
-			return d, outcomeAllowed
+			return outcomeAllowed
 		}
-		return d, outcomeRejected
+		return outcomeRejected
 	}
 	g.allowed.Add(1)
-	return d, outcomeAllowed
+	return outcomeAllowed
+}
+
+// context is the call's context, or context.Background() when it has none.
+func (s *scratch) context() context.Context {
+	if s.call.Context == nil {
+		return context.Background()
+	}
+	return s.call.Context
 }
 
 var (

@@ -64,26 +64,26 @@ func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 			}
 			return next(ctx, req)
 		}
-		d, out := g.decide(s, lim, g.cost(&s.call))
-		g.put(s)
-		switch out {
-		case outcomeRejected, outcomeUnavailable:
-			return nil, handlerRejection(d, out)
-		case outcomeAllowed:
-			if g.cfg.allowedHeaders {
-				res, err := next(ctx, req)
-				if err != nil {
-					var cerr *connect.Error
-					if errors.As(err, &cerr) {
-						setHeaders(cerr.Meta(), d, false)
-					}
-				} else if res != nil {
-					setHeaders(res.Header(), d, false)
-				}
-				return res, err
-			}
+		out := g.decide(s, lim, g.cost(&s.call))
+		if out == outcomeUnlimited || out == outcomeAllowed && !g.cfg.allowedHeaders {
+			g.put(s)
+			return next(ctx, req)
 		}
-		return next(ctx, req)
+		d := s.d
+		g.put(s)
+		if out != outcomeAllowed {
+			return nil, handlerRejection(d, out)
+		}
+		res, err := next(ctx, req)
+		if err != nil {
+			var cerr *connect.Error
+			if errors.As(err, &cerr) {
+				setHeaders(cerr.Meta(), d, false)
+			}
+		} else if res != nil {
+			setHeaders(res.Header(), d, false)
+		}
+		return res, err
 	}
 }
 
@@ -105,7 +105,8 @@ func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) co
 		}
 		s := g.get()
 		s.call = call
-		d, out := g.decide(s, lim, g.cost(&s.call))
+		out := g.decide(s, lim, g.cost(&s.call))
+		d := s.d
 		g.put(s)
 		switch out {
 		case outcomeRejected, outcomeUnavailable:
@@ -156,7 +157,8 @@ func (g *guard) wait(s *scratch, lim Limiter, n int) error {
 		}
 	}()
 	for {
-		d, out := g.decide(s, lim, n)
+		out := g.decide(s, lim, n)
+		d := s.d
 		switch out {
 		case outcomeUnlimited, outcomeAllowed:
 			return nil
@@ -195,7 +197,8 @@ type handlerConn struct {
 func (c *handlerConn) Receive(msg any) error {
 	s := c.g.get()
 	s.call = c.call
-	d, out := c.g.decide(s, c.g.cfg.messages, 1)
+	out := c.g.decide(s, c.g.cfg.messages, 1)
+	d := s.d
 	c.g.put(s)
 	if out == outcomeRejected || out == outcomeUnavailable {
 		return handlerRejection(d, out)

@@ -144,13 +144,14 @@ func (l *Local) Allow(now time.Time, key string) Decision {
 // tests are deterministic. A cost larger than the policy's Burst is always
 // denied. The error is always nil.
 func (l *Local) AllowN(_ context.Context, now time.Time, key string, n int) (Decision, error) {
-	return l.allowN(now, key, n, true), nil
+	allowed, tokens := l.take(now, key, n, true)
+	return l.decision(allowed, tokens, n), nil
 }
 
-// allowN decides; when full is false an allowed Decision is only that
-// (Remaining, Reset and Policy are left zero), which saves a second look at
-// the bucket on the hot path.
-func (l *Local) allowN(now time.Time, key string, n int, full bool) Decision {
+// take spends n tokens from key's bucket at now if it holds them, and
+// reports whether it did and, unless the call was allowed and full is
+// false, the tokens left.
+func (l *Local) take(now time.Time, key string, n int, full bool) (allowed bool, tokens float64) {
 	n = max(n, 0)
 	s := &l.shards[0]
 	if len(l.shards) > 1 {
@@ -161,18 +162,18 @@ func (l *Local) allowN(now time.Time, key string, n int, full bool) Decision {
 	e := s.m[key]
 	if e == nil {
 		e = l.insert(s, key, nanos)
-	} else {
+	} else if s.head != e {
 		s.touch(e)
 	}
 	e.last = nanos
-	allowed := e.lim.AllowN(now, n)
+	allowed = e.lim.AllowN(now, n)
 	if allowed && !full {
 		s.mu.Unlock()
-		return Decision{Allowed: true}
+		return true, 0
 	}
-	tokens := e.lim.TokensAt(now)
+	tokens = e.lim.TokensAt(now)
 	s.mu.Unlock()
-	return l.decision(allowed, tokens, n)
+	return allowed, tokens
 }
 
 func (l *Local) decision(allowed bool, tokens float64, n int) Decision {

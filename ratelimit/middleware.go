@@ -50,7 +50,8 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 			peer:       r.RemoteAddr,
 			Header:     r.Header,
 		}
-		d, out := g.decide(s, lim, g.cost(&s.call))
+		out := g.decide(s, lim, g.cost(&s.call))
+		d := s.d
 		g.put(s)
 		switch out {
 		case outcomeUnlimited:
