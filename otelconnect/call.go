@@ -60,7 +60,8 @@ type side struct {
 type call struct {
 	side     *side
 	entry    *entry
-	start    time.Duration   // monotonic, from clock
+	start    time.Duration   // monotonic, from clock; unused when timed
+	timed    timedSpan       // the span, when its own times give the duration
 	span     trace.Span      // nil without tracing
 	ctx      context.Context // the call's context, with its span
 	lctx     labelerContext  // the context carrying own, when needed
@@ -88,12 +89,12 @@ func (c *call) withLabeler(ctx context.Context) context.Context {
 
 // beginServer starts recording a call a handler serves.
 func (s *side) beginServer(ctx context.Context, spec connect.Spec, protocol, peerAddr string, header http.Header) (context.Context, *call) {
-	c := &call{side: s, start: clock()}
+	c := &call{side: s}
 	c.entry = s.entry(spec, systemOf(protocol, s.cfg.rpcSystem), "")
 	ctx = c.withLabeler(ctx)
 	// Without propagation headers there is nothing to extract, and no
 	// extracted parent to link to.
-	extract := !s.cfg.extractKnown || hasAny(header, s.cfg.extractKeys)
+	extract := !s.cfg.w3c.known || hasAny(header, s.cfg.w3c.extractKeys)
 	remote := false
 	if extract {
 		remote = trace.SpanContextFromContext(ctx).IsValid()
@@ -114,6 +115,7 @@ func (s *side) beginServer(ctx context.Context, spec connect.Spec, protocol, pee
 		}
 		ctx, c.span = s.tracer.Start(ctx, c.entry.name, opts...)
 	}
+	c.startClock()
 	c.ctx = ctx
 	c.addActive(1)
 	return ctx, c
@@ -123,7 +125,7 @@ func (s *side) beginServer(ctx context.Context, spec connect.Spec, protocol, pee
 // server address are known (unary calls), and injects the trace context
 // into header.
 func (s *side) beginClient(ctx context.Context, spec connect.Spec, protocol, address string, header http.Header) (context.Context, *call) {
-	c := &call{side: s, start: clock()}
+	c := &call{side: s}
 	c.entry = s.entry(spec, systemOf(protocol, s.cfg.rpcSystem), address)
 	ctx = c.withLabeler(ctx)
 	if s.tracing {
@@ -133,7 +135,8 @@ func (s *side) beginClient(ctx context.Context, spec connect.Spec, protocol, add
 		}
 		ctx, c.span = s.tracer.Start(ctx, c.entry.name, opts...)
 	}
-	s.cfg.propagator.Inject(ctx, headerCarrier(header))
+	c.startClock()
+	s.inject(ctx, c.span, header)
 	c.ctx = ctx
 	c.addActive(1)
 	return ctx, c
@@ -143,11 +146,12 @@ func (s *side) beginClient(ctx context.Context, spec connect.Spec, protocol, add
 // opens: its protocol and address are only known after, and bind sets
 // them. c lives inside the stream's wrapper, to save an allocation.
 func (s *side) beginClientStream(ctx context.Context, spec connect.Spec, c *call) context.Context {
-	c.side, c.start = s, clock()
+	c.side = s
 	ctx = c.withLabeler(ctx)
 	if s.tracing {
 		ctx, c.span = s.tracer.Start(ctx, procedureName(spec.Procedure), clientStart...)
 	}
+	c.startClock()
 	c.ctx = ctx
 	return ctx
 }
@@ -157,8 +161,45 @@ func (s *side) beginClientStream(ctx context.Context, spec connect.Spec, c *call
 func (c *call) bind(spec connect.Spec, protocol, address string, header http.Header) {
 	s := c.side
 	c.entry = s.entry(spec, systemOf(protocol, s.cfg.rpcSystem), address)
-	s.cfg.propagator.Inject(c.ctx, headerCarrier(header))
+	s.inject(c.ctx, c.span, header)
 	c.addActive(1)
+}
+
+// timedSpan is a span that keeps its start and end times, as the SDK's
+// do (sdktrace.ReadOnlySpan).
+type timedSpan interface {
+	StartTime() time.Time
+	EndTime() time.Time
+}
+
+// startClock starts timing the call, once its span (if any) has started.
+// A recording span that keeps its times (an SDK span) has read the clock
+// when it started and will when it ends: the call's duration is the span's
+// and costs no clock read of its own. Otherwise the call reads the clock.
+func (c *call) startClock() {
+	if c.side.metrics && c.span != nil && c.span.IsRecording() {
+		if t, ok := c.span.(timedSpan); ok {
+			c.timed = t
+			return
+		}
+	}
+	c.start = clock()
+}
+
+// inject writes the trace context of ctx, whose span (nil without
+// tracing) is span, into header.
+func (s *side) inject(ctx context.Context, span trace.Span, header http.Header) {
+	if !s.cfg.w3c.known {
+		s.cfg.propagator.Inject(ctx, headerCarrier(header))
+		return
+	}
+	var sc trace.SpanContext
+	if span != nil {
+		sc = span.SpanContext()
+	} else {
+		sc = trace.SpanContextFromContext(ctx)
+	}
+	s.cfg.w3c.inject(ctx, sc, header)
 }
 
 // extraStartAttributes are the span attributes that vary per call: the
@@ -280,7 +321,12 @@ func (c *call) finish(o outcome, err error, requestHeader, responseHeader http.H
 // record records the call's metrics.
 func (c *call) record(oe *outcomeEntry) {
 	s := c.side
-	elapsed := clock() - c.start
+	var elapsed time.Duration
+	if c.timed != nil {
+		elapsed = c.timed.EndTime().Sub(c.timed.StartTime())
+	} else {
+		elapsed = clock() - c.start
+	}
 	labeled := !c.labeler.empty()
 	if s.inst.duration != nil {
 		opts := oe.recordOptions

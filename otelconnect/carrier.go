@@ -1,11 +1,14 @@
 package otelconnect
 
 import (
+	"context"
+	"encoding/hex"
 	"net/http"
 	"reflect"
-	"strings"
+	"unsafe"
 
 	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // headerCarrier adapts an [http.Header] to a [propagation.TextMapCarrier]
@@ -55,29 +58,60 @@ func (h headerCarrier) Keys() []string {
 	return keys
 }
 
-// extractKeys returns the canonical header keys propagator extracts from,
-// when they are known: true only for propagators whose every field is a W3C
-// one (TraceContext, Baggage and composites of them), which read no other
-// header. A request with none of those keys then has nothing to extract,
-// and the call skips Extract and the context lookups around it.
-//
-// The global propagator is a delegate that can change after the
-// interceptor is built, so it, like any other propagator, is always asked.
-func extractKeys(propagator propagation.TextMapPropagator) ([]string, bool) {
-	if t := reflect.TypeOf(propagator); t == nil || t.Kind() == reflect.Pointer && t.Elem().PkgPath() == "go.opentelemetry.io/otel/internal/global" {
-		return nil, false
+// w3c describes a propagator known to be made of the W3C ones only:
+// propagation.TraceContext and propagation.Baggage, alone or in composites
+// (propagation.NewCompositeTextMapPropagator). For those the interceptor
+// skips Extract when a request has none of their headers, and injects the
+// trace context itself, writing exactly what TraceContext writes with one
+// allocation instead of three (see TestInjectMatchesPropagator). Every
+// other propagator, the global one included (it is a delegate that can
+// change after the interceptor is built), is always called.
+type w3c struct {
+	known        bool
+	traceContext bool     // has propagation.TraceContext
+	baggage      bool     // has propagation.Baggage
+	extractKeys  []string // the canonical header keys they read
+}
+
+const propagationPkg = "go.opentelemetry.io/otel/propagation"
+
+func identifyPropagator(p propagation.TextMapPropagator) w3c {
+	var w w3c
+	w.known = w.add(p, 0)
+	if !w.known {
+		return w3c{}
 	}
-	fields := propagator.Fields()
-	keys := make([]string, 0, len(fields))
-	for _, field := range fields {
-		switch strings.ToLower(field) {
-		case "traceparent", "tracestate", "baggage":
-			keys = append(keys, canonical(strings.ToLower(field)))
-		default:
-			return nil, false
+	if w.traceContext {
+		w.extractKeys = append(w.extractKeys, "Traceparent", "Tracestate")
+	}
+	if w.baggage {
+		w.extractKeys = append(w.extractKeys, "Baggage")
+	}
+	return w
+}
+
+// add records p's parts in w, and reports whether they are all known.
+func (w *w3c) add(p propagation.TextMapPropagator, depth int) bool {
+	switch p.(type) {
+	case propagation.TraceContext:
+		w.traceContext = true
+		return true
+	case propagation.Baggage:
+		w.baggage = true
+		return true
+	}
+	v := reflect.ValueOf(p)
+	if depth > 4 || !v.IsValid() || v.Kind() != reflect.Slice ||
+		v.Type().PkgPath() != propagationPkg || v.Type().Name() != "compositeTextMapPropagator" {
+		return false
+	}
+	for i := range v.Len() {
+		part, ok := v.Index(i).Interface().(propagation.TextMapPropagator)
+		if !ok || !w.add(part, depth+1) {
+			return false
 		}
 	}
-	return keys, true
+	return true
 }
 
 // hasAny reports whether header has a value for any of keys.
@@ -88,4 +122,38 @@ func hasAny(header http.Header, keys []string) bool {
 		}
 	}
 	return false
+}
+
+// traceparent is the memory of one injected traceparent header: its value
+// slice and its bytes, in one allocation.
+type traceparent struct {
+	values [1]string
+	text   [55]byte // "00-" 32 hex "-" 16 hex "-" 2 hex
+}
+
+// injectW3C writes into header what propagation.TraceContext and
+// propagation.Baggage (as w has them) would write for ctx, whose span
+// context is sc.
+func (w *w3c) inject(ctx context.Context, sc trace.SpanContext, header http.Header) {
+	if w.traceContext && sc.IsValid() {
+		if ts := sc.TraceState().String(); ts != "" {
+			header["Tracestate"] = []string{ts}
+		}
+		tp := new(traceparent)
+		b := tp.text[:0]
+		b = append(b, "00-"...)
+		id := sc.TraceID()
+		b = hex.AppendEncode(b, id[:])
+		b = append(b, '-')
+		span := sc.SpanID()
+		b = hex.AppendEncode(b, span[:])
+		b = append(b, '-')
+		// Only the flags the standard defines: sampled and random.
+		b = hex.AppendEncode(b, []byte{byte(sc.TraceFlags() & (trace.FlagsSampled | trace.FlagsRandom))})
+		tp.values[0] = unsafe.String(&tp.text[0], len(b))
+		header["Traceparent"] = tp.values[:]
+	}
+	if w.baggage {
+		propagation.Baggage{}.Inject(ctx, headerCarrier(header))
+	}
 }

@@ -51,7 +51,7 @@ func NewInterceptor(options ...Option) (*Interceptor, error) {
 	if cfg.propagator == nil {
 		cfg.propagator = otel.GetTextMapPropagator()
 	}
-	cfg.extractKeys, cfg.extractKnown = extractKeys(cfg.propagator)
+	cfg.w3c = identifyPropagator(cfg.propagator)
 	cfg.conventions = cfg.conventions.resolve(os.Getenv)
 	tracer := cfg.tracerProvider.Tracer(instrumentationName, trace.WithInstrumentationVersion(instrumentationVersion))
 	meter := cfg.meterProvider.Meter(instrumentationName, metric.WithInstrumentationVersion(instrumentationVersion))
@@ -117,7 +117,7 @@ func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 				c.message(!spec.IsClient, res.Any())
 			}
 			if !spec.IsClient && s.cfg.propagateResponse {
-				s.cfg.propagator.Inject(ctx, headerCarrier(resHeader))
+				s.inject(ctx, c.span, resHeader)
 			}
 		}
 		c.finish(outcomeOf(err), err, nil, resHeader)
@@ -137,7 +137,7 @@ func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) co
 		ctx, c := s.beginServer(ctx, spec, peer.Protocol, peer.Addr, conn.RequestHeader())
 		defer c.finishOnPanic()
 		if s.cfg.propagateResponse && c.span != nil {
-			s.cfg.propagator.Inject(ctx, headerCarrier(conn.ResponseHeader()))
+			s.inject(ctx, c.span, conn.ResponseHeader())
 		}
 		var err error
 		if s.wrapMessages {

@@ -33,10 +33,9 @@ type config struct {
 	tracerProvider trace.TracerProvider
 	meterProvider  metric.MeterProvider
 	propagator     propagation.TextMapPropagator
-	// extractKeys, when extractKnown, are the only header keys the
-	// propagator extracts from (see extractKeys).
-	extractKeys           []string
-	extractKnown          bool
+	// w3c says whether propagator is made of the W3C ones only, which
+	// allows the fast paths in carrier.go.
+	w3c                   w3c
 	filter                func(context.Context, connect.Spec) bool
 	attributeFilter       AttributeFilter
 	spanAttributeFilter   AttributeFilter
