@@ -66,7 +66,12 @@
 //   - metrics are recorded with the span's context, so an SDK with the
 //     default exemplar filter attaches trace ids as exemplars;
 //   - the per-call cost is a fraction of the official package's: attribute
-//     sets and record options are computed once per procedure and outcome.
+//     sets and record options are computed once per procedure and outcome;
+//     with the W3C propagators (TraceContext and Baggage, alone or in a
+//     composite) a request without their headers skips extraction, and the
+//     trace context is injected in one allocation; a call traced by an SDK
+//     span takes its duration from the span's own start and end times.
+//     Any other propagator, the global one included, is called as is.
 //
 // # A lean Prometheus set-up
 //
