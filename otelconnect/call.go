@@ -53,6 +53,11 @@ type side struct {
 	inst         instruments
 	spanKind     trace.SpanStartOption
 	cache        entryCache
+	// overflowActive counts the calls in flight of entries a full cache
+	// left out (see entryCache.store); overflowed is whether there ever
+	// were any.
+	overflowActive atomic.Int64
+	overflowed     atomic.Bool
 }
 
 // call is the state of one call, from start to end. Its finish methods
@@ -225,14 +230,15 @@ func (s *side) extraStartAttributes(spec connect.Spec, system rpcSystem, header 
 
 func (c *call) addActive(delta int64) {
 	s := c.side
-	if !s.metrics {
+	if !s.metrics || s.inst.active == nil {
 		return
 	}
-	if s.inst.active != nil {
-		s.inst.active.Add(c.ctx, delta, c.entry.activeOptions...)
-	} else if s.inst.oldActive != nil {
-		s.inst.oldActive.Add(c.ctx, delta, c.entry.activeOptions...)
+	if c.entry.cached {
+		c.entry.active.Add(delta)
+		return
 	}
+	s.overflowed.Store(true)
+	s.overflowActive.Add(delta)
 }
 
 // setError keeps a Send or Receive error of a client stream.

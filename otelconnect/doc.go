@@ -61,7 +61,8 @@
 //   - ready-made call filters in the [filters] package;
 //   - per-signal attribute control ([WithSpanAttributeFilter],
 //     [WithMetricAttributeFilter]);
-//   - an in-flight calls metric per method ([WithInFlightMetric]);
+//   - an in-flight calls metric per method ([WithInFlightMetric]), observed
+//     at collection so it costs no SDK call per call;
 //   - opt-in per-message span events ([WithMessageEvents]);
 //   - metrics are recorded with the span's context, so an SDK with the
 //     default exemplar filter attaches trace ids as exemplars;

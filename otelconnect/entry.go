@@ -35,7 +35,13 @@ type entry struct {
 	// metrics, for the in-flight counter and to merge a Labeler's.
 	metricAttributes    []attribute.KeyValue
 	oldMetricAttributes []attribute.KeyValue
-	activeOptions       []metric.AddOption
+	// activeOptions observe the in-flight counter for this entry's calls,
+	// which active counts while cached says the entry is in the cache (and
+	// so observed); the calls of entries left out of a full cache are
+	// counted in side.overflowActive.
+	activeOptions []metric.ObserveOption
+	active        atomic.Int64
+	cached        bool
 	// oldSizeOptions record the old size histograms, which have the request
 	// attributes only.
 	oldSizeOptions []metric.RecordOption
@@ -80,6 +86,7 @@ type entryCache struct {
 	mu      sync.Mutex
 	entries atomic.Pointer[map[entryKey]*entry]
 	fast    [fastSlots]atomic.Pointer[entry]
+	limit   int // at most this many entries (maxEntries; tests set less)
 }
 
 func (c *entryCache) load(key entryKey) *entry {
@@ -112,7 +119,7 @@ func (c *entryCache) store(key entryKey, e *entry) *entry {
 		}
 		size = len(*old)
 	}
-	if size >= maxEntries {
+	if size >= c.limit {
 		return e
 	}
 	m := make(map[entryKey]*entry, size+1)
@@ -121,6 +128,7 @@ func (c *entryCache) store(key entryKey, e *entry) *entry {
 			m[k] = v
 		}
 	}
+	e.cached = true
 	m[key] = e
 	c.entries.Store(&m)
 	return e
@@ -153,9 +161,9 @@ func (s *side) newEntry(key entryKey, spec connect.Spec) *entry {
 	}
 	switch {
 	case s.conv.current():
-		e.activeOptions = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(e.metricAttributes...))}
+		e.activeOptions = []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(e.metricAttributes...))}
 	case s.conv.old():
-		e.activeOptions = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(e.oldMetricAttributes...))}
+		e.activeOptions = []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(e.oldMetricAttributes...))}
 	}
 	return e
 }

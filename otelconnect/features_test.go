@@ -6,7 +6,6 @@ import (
 
 	"connectrpc.com/connect"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/connectware/connectware/internal/assert"
 	"github.com/connectware/connectware/internal/gen/connectware/test/v1/testv1connect"
@@ -90,48 +89,3 @@ func TestPerSignalAttributes(t *testing.T) {
 	})
 }
 
-// TestInFlight reads rpc.server.active_calls and rpc.client.active_calls
-// from inside a handler (one call in flight for its method each) and after
-// the call (none).
-func TestInFlight(t *testing.T) {
-	t.Parallel()
-	tel := newTelemetry(t)
-	active := func(ms map[string]metricdata.Metrics, name, method string) int64 {
-		m, ok := ms[name]
-		if !ok {
-			return -1
-		}
-		var total int64
-		for _, p := range m.Data.(metricdata.Sum[int64]).DataPoints {
-			if v, _ := p.Attributes.Value("rpc.method"); v.AsString() == method {
-				total += p.Value
-			}
-		}
-		return total
-	}
-	var during []int64
-	svc := &testkit.PingServer{OnCall: func(ctx context.Context, procedure string) error {
-		// Delta temporality: what the call added since the last collection.
-		ms := tel.collect(t)
-		during = append(during,
-			active(ms, "rpc.server.active_calls", procedure[1:]),
-			active(ms, "rpc.client.active_calls", procedure[1:]))
-		return nil
-	}}
-	interceptor := tel.interceptor(t, otelconnect.WithInFlightMetric())
-	srv := testkit.NewServer(t, testkit.NewMux(svc, connect.WithInterceptors(interceptor)), testkit.H2C)
-	client := testkit.NewClient(srv, testkit.GRPC, connect.WithInterceptors(interceptor))
-	for _, st := range testkit.StreamTypes() {
-		t.Run("h2c/grpc/"+testkit.StreamTypeName(st), func(t *testing.T) {
-			during = nil
-			tel.collect(t)
-			_, _, err := testkit.Call(context.Background(), client, st, nil)
-			assert.NoError(t, err)
-			assert.Equal(t, during, []int64{1, 1}, "server and client calls in flight")
-			ms := tel.collect(t)
-			method := testkit.Procedure(st)[1:]
-			assert.Equal(t, active(ms, "rpc.server.active_calls", method), int64(-1), "server back to 0")
-			assert.Equal(t, active(ms, "rpc.client.active_calls", method), int64(-1), "client back to 0")
-		})
-	}
-}

@@ -19,8 +19,10 @@ type instruments struct {
 	responseSize    metric.Int64Histogram
 	requestsPerRPC  metric.Int64Histogram
 	responsesPerRPC metric.Int64Histogram
-	active          metric.Int64UpDownCounter // current conventions
-	oldActive       metric.Int64UpDownCounter // old conventions
+	// active counts the calls in flight (WithInFlightMetric), under the
+	// current conventions' attributes, or the old ones' when only those
+	// are in use. It is observed, not added to: see side.observeInFlight.
+	active metric.Int64ObservableUpDownCounter
 }
 
 // instrumentNames are the names, units and descriptions of one side's
@@ -79,7 +81,7 @@ func newInstruments(meter metric.Meter, isClient bool, conv Conventions, inFligh
 			return inst, err
 		}
 		if inFlight {
-			if inst.active, err = meter.Int64UpDownCounter(names.active, metric.WithUnit("{call}"), metric.WithDescription(names.activeDesc)); err != nil {
+			if inst.active, err = meter.Int64ObservableUpDownCounter(names.active, metric.WithUnit("{call}"), metric.WithDescription(names.activeDesc)); err != nil {
 				return inst, err
 			}
 		}
@@ -108,7 +110,7 @@ func newInstruments(meter metric.Meter, isClient bool, conv Conventions, inFligh
 			}
 		}
 		if inFlight && !conv.current() {
-			if inst.oldActive, err = meter.Int64UpDownCounter(names.active, metric.WithUnit("{call}"), metric.WithDescription(names.activeDesc)); err != nil {
+			if inst.active, err = meter.Int64ObservableUpDownCounter(names.active, metric.WithUnit("{call}"), metric.WithDescription(names.activeDesc)); err != nil {
 				return inst, err
 			}
 		}

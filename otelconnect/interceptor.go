@@ -81,9 +81,16 @@ func newSide(cfg *config, isClient bool, tracer trace.Tracer, meter metric.Meter
 	if isClient {
 		s.spanKind = clientSpanKind
 	}
+	s.cache.limit = maxEntries
 	s.wrapMessages = cfg.conventions.old() && s.metrics || cfg.messageEvents && s.tracing
 	var err error
 	s.inst, err = newInstruments(meter, isClient, cfg.conventions, cfg.inFlight, cfg.durationOptions)
+	if err != nil {
+		return s, err
+	}
+	if s.metrics && s.inst.active != nil {
+		err = s.registerInFlight(meter)
+	}
 	return s, err
 }
 

@@ -220,6 +220,14 @@ func WithConventions(conventions Conventions) Option {
 // method: rpc.server.active_calls on handlers and rpc.client.active_calls on
 // clients, with rpc.system.name and rpc.method (rpc.system, rpc.service and
 // rpc.method under the old conventions).
+//
+// The counter is asynchronous (an observable up-down counter): a call only
+// adds to an atomic, and the SDK reads the counts when it collects, so the
+// metric costs next to nothing per call. Client calls to more distinct
+// server addresses than the interceptor caches (4096 per procedure and
+// system together) are counted in one series marked
+// otel.metric.overflow=true. The interceptor's callback is unregistered
+// when the interceptor is garbage collected.
 func WithInFlightMetric() Option {
 	return optionFunc(func(c *config) {
 		c.inFlight = true

@@ -166,6 +166,44 @@ func BenchmarkClientUnaryDirect(b *testing.B) {
 	benchUnaryDirect(b, ctx, req)
 }
 
+// BenchmarkHandlerUnaryInFlight is the metrics-only handler call with and
+// without WithInFlightMetric (the official package has no in-flight
+// metric): the counter is observed at collection, so a call only adds to
+// an atomic.
+func BenchmarkHandlerUnaryInFlight(b *testing.B) {
+	ctx, req := captureHandlerRequest(b)
+	res := connect.NewResponse(&testv1.PingResponse{Number: 42, Text: "ping"})
+	next := connect.UnaryFunc(func(context.Context, connect.AnyRequest) (connect.AnyResponse, error) {
+		return res, nil
+	})
+	meter := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	for _, inFlight := range []bool{false, true} {
+		opts := []otelconnect.Option{
+			otelconnect.WithTracerProvider(tracenoop.NewTracerProvider()),
+			otelconnect.WithMeterProvider(meter),
+			otelconnect.WithPropagator(propagator),
+		}
+		name := "without"
+		if inFlight {
+			name = "with"
+			opts = append(opts, otelconnect.WithInFlightMetric())
+		}
+		i, err := otelconnect.NewInterceptor(opts...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		f := i.WrapUnary(next)
+		b.Run(name+"/connectware", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := f(ctx, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkUnaryLoopback makes real unary calls over h2c, with the
 // interceptor on the client and the handler.
 func BenchmarkUnaryLoopback(b *testing.B) {
