@@ -88,4 +88,3 @@ func TestPerSignalAttributes(t *testing.T) {
 		assert.True(t, !hasKeyPrefix(setAttrs(histFloat(t, tel2.collect(t), "rpc.client.call.duration")[0].Attributes), "server.address="))
 	})
 }
-
