@@ -181,8 +181,12 @@ type timedSpan interface {
 // A recording span that keeps its times (an SDK span) has read the clock
 // when it started and will when it ends: the call's duration is the span's
 // and costs no clock read of its own. Otherwise the call reads the clock.
+// Without metrics nothing is timed.
 func (c *call) startClock() {
-	if c.side.metrics && c.span != nil && c.span.IsRecording() {
+	if !c.side.metrics {
+		return
+	}
+	if c.span != nil && c.span.IsRecording() {
 		if t, ok := c.span.(timedSpan); ok {
 			c.timed = t
 			return
