@@ -46,7 +46,7 @@ func TestDuration(t *testing.T) {
 			}}
 			mux := testkit.NewMux(server, connect.WithInterceptors(interceptor))
 			srv := testkit.NewServer(t, mux, testkit.H2C)
-			client := testkit.Case{Server: srv, Protocol: testkit.Protocols()[0]}.Client(connect.WithInterceptors(interceptor))
+			client := testkit.NewClient(srv, testkit.ConnectJSON, connect.WithInterceptors(interceptor))
 			for _, st := range testkit.StreamTypes() {
 				tel.collect(t)
 				_, _, err := testkit.Call(context.Background(), client, st, nil)

@@ -41,9 +41,9 @@ func (parentFromHeader) Fields() []string { return []string{"x-test-single"} }
 func callWithParent(t *testing.T, tel *telemetry, mux http.Handler, header http.Header) []trace.TraceID {
 	t.Helper()
 	var linked []trace.TraceID
+	srv := testkit.NewServer(t, mux, testkit.HTTP1)
 	for _, protocol := range testkit.Protocols() {
-		srv := testkit.NewServer(t, mux, testkit.HTTP1)
-		client := testkit.Case{Server: srv, Protocol: protocol}.Client()
+		client := testkit.NewClient(srv, protocol)
 		tel.ended()
 		_, _, err := testkit.Call(context.Background(), client, connect.StreamTypeUnary, header)
 		assert.NoError(t, err)
