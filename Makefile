@@ -12,9 +12,12 @@ FUZZTIME ?= 5s
 FUZZLONG ?= 2m
 BENCHTIME ?= 2s
 
-.PHONY: test lint vet gotest fuzz-short fuzz bench bench-smoke gen check-gen tools clean
+.PHONY: deps test lint vet gotest fuzz-short fuzz bench bench-smoke gen check-gen tools clean
 
-test: lint vet gotest fuzz-short bench-smoke check-gen ## The whole suite.
+test: deps lint vet gotest fuzz-short bench-smoke check-gen ## The whole suite.
+
+deps: ## Installs protoc, Chromium and redis-server when missing (apt).
+	@./.ci/deps
 
 lint: ## gofmt check.
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -50,7 +53,7 @@ $(BIN)/protoc-gen-connect-go:
 
 # protoc resolves buf/validate/validate.proto from a descriptor set built from
 # the Go module that ships it (see internal/cmd/validateset).
-gen: tools
+gen: deps tools
 	@command -v protoc >/dev/null || { echo "protoc not found: apt-get install protobuf-compiler"; exit 1; }
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	$(GO) run ./internal/cmd/validateset "$$tmp/validate.binpb" && \
