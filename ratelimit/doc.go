@@ -7,7 +7,9 @@
 // across replicas. A [Key] says what a bucket belongs to: the client address
 // ([KeyIP], reading forwarding headers only from trusted proxies), the
 // authenticated identity ([KeyIdentity]), the procedure, a header, or a
-// combination ([KeyJoin], [KeyFirst]).
+// combination ([KeyJoin], [KeyFirst]); [KeyFunc] makes any function a key.
+// Header and identity keys are read in place: a handler decision with them
+// and a [Local] limiter neither allocates nor copies the key.
 //
 // Limits apply in one of two places. [Middleware] wraps an http.Handler and
 // rejects before connect-go reads the request body; [Interceptor] limits

@@ -3,6 +3,7 @@ package ratelimit_test
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"connectrpc.com/connect"
@@ -51,4 +52,20 @@ func ExampleNewInterceptor() {
 	_ = mux
 	fmt.Println(interceptor.Stats())
 	// Output: {0 0 0}
+}
+
+// A custom key: one bucket per tenant, named in a header, for calls that
+// are not health checks.
+func ExampleKeyFunc() {
+	tenant := ratelimit.KeyFunc(func(dst []byte, call *ratelimit.Call) ([]byte, bool) {
+		if strings.HasPrefix(call.Procedure, "/grpc.health.v1.Health/") {
+			return dst, false // no key: not limited
+		}
+		t := call.Header.Get("X-Tenant")
+		return append(dst, t...), t != ""
+	})
+	call := &ratelimit.Call{Procedure: "/acme.v1.Orders/Place", Header: http.Header{"X-Tenant": {"acme"}}}
+	key, ok := tenant.AppendKey(nil, call)
+	fmt.Println(string(key), ok)
+	// Output: acme true
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,6 +66,7 @@ const (
 type guard struct {
 	limiter  Limiter
 	cfg      config
+	quickKey stringKey // the key, when calls may take the quick path
 	allowed  atomic.Uint64
 	rejected atomic.Uint64
 	errs     atomic.Uint64
@@ -85,6 +87,9 @@ func newGuard(limiter Limiter, opts []Option) *guard {
 	}
 	if g.cfg.key == nil {
 		g.cfg.key = KeyIP()
+	}
+	if k, ok := g.cfg.key.(stringKey); ok && g.cfg.cost == nil && !g.cfg.allowedHeaders {
+		g.quickKey = k
 	}
 	g.pool.New = func() any { return &scratch{buf: make([]byte, 0, 64)} }
 	return g
@@ -121,6 +126,41 @@ func (g *guard) cost(call *Call) int {
 	return max(g.cfg.cost(call), 0)
 }
 
+// quick decides a handler call without describing it, when that is all
+// a call needs: the limiter is a [Local], the key is a string the call
+// holds (a header, an identity), the cost is one token and allowed calls
+// get no RateLimit headers. It reports ok when that settles the call, with
+// outcomeAllowed or outcomeUnlimited (no key); a denied call gets ok false
+// and goes the full way through decide, which decides again (a denial
+// spends nothing) and has the rejection's details, hooks and dry run.
+func (g *guard) quick(ctx context.Context, h http.Header, lim Limiter) (out outcome, ok bool) {
+	if g.quickKey == nil {
+		return 0, false
+	}
+	local, isLocal := lim.(*Local)
+	if !isLocal {
+		return 0, false
+	}
+	k, hasKey := g.quickKey.keyString(ctx, h)
+	if !hasKey {
+		return outcomeUnlimited, true
+	}
+	if len(k) > maxKeyLen {
+		return 0, false
+	}
+	var now time.Time
+	if g.cfg.now != nil {
+		now = g.cfg.now()
+	} else {
+		now = monotonicNow()
+	}
+	if allowed, _ := local.take(now, k, 1, false); !allowed {
+		return 0, false
+	}
+	g.allowed.Add(1)
+	return outcomeAllowed, true
+}
+
 // decide keys s.call and asks lim to spend n tokens for it. The decision
 // is left in s.d, except on the hot path (a local limiter allowing a call
 // with no RateLimit headers to send), where only the outcome matters and
@@ -129,7 +169,7 @@ func (g *guard) decide(s *scratch, lim Limiter, n int) outcome {
 	if lim == nil {
 		return outcomeUnlimited
 	}
-	key, ok := g.cfg.key(s.buf[:0], &s.call)
+	key, ok := g.cfg.key.AppendKey(s.buf[:0], &s.call)
 	s.buf = key[:0]
 	if !ok {
 		return outcomeUnlimited

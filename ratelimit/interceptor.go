@@ -47,6 +47,11 @@ func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 		if lim == nil {
 			return next(ctx, req)
 		}
+		if !spec.IsClient {
+			if _, ok := g.quick(ctx, req.Header(), lim); ok {
+				return next(ctx, req)
+			}
+		}
 		s := g.get()
 		s.call = Call{
 			Context:    ctx,
@@ -95,6 +100,11 @@ func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) co
 		lim := g.limiterFor(spec.Procedure)
 		if lim == nil && g.cfg.messages == nil {
 			return next(ctx, conn)
+		}
+		if g.cfg.messages == nil {
+			if _, ok := g.quick(ctx, conn.RequestHeader(), lim); ok {
+				return next(ctx, conn)
+			}
 		}
 		call := Call{
 			Context:    ctx,

@@ -55,48 +55,82 @@ func (c *Call) SetPeer(addr string) {
 	c.peer, c.peerFrom = addr, nil
 }
 
-// Key derives the limiting key of a call: it appends the key to dst and
-// returns the extended slice. When ok is false the call has no such key
-// (no authenticated identity, say) and this limit does not apply to it.
+// Key derives the limiting key of a call. Use the Key constructors of this
+// package, or [KeyFunc] for your own.
 //
 // Keys are opaque bytes. Keys longer than 128 bytes are replaced by their
 // SHA-256 digest, so a huge header value cannot make one key expensive.
-type Key func(dst []byte, call *Call) (key []byte, ok bool)
+type Key interface {
+	// AppendKey appends the call's key to dst and returns the extended
+	// slice. When ok is false the call has no such key (no authenticated
+	// identity, say) and this limit does not apply to it. AppendKey must
+	// be safe for concurrent use, and must not keep dst or call.
+	AppendKey(dst []byte, call *Call) (key []byte, ok bool)
+}
+
+// KeyFunc is a function that is a [Key].
+type KeyFunc func(dst []byte, call *Call) (key []byte, ok bool)
+
+// AppendKey returns f(dst, call).
+func (f KeyFunc) AppendKey(dst []byte, call *Call) ([]byte, bool) { return f(dst, call) }
+
+// stringKey is a Key whose value is a string the call already holds (a
+// header value, an identity), so a decision can read it with no Call and
+// no copy. keyString returns what AppendKey would append.
+type stringKey interface {
+	Key
+	keyString(ctx context.Context, h http.Header) (string, bool)
+}
 
 // KeyProcedure keys calls by procedure: each method gets its own bucket,
 // shared by every client.
-func KeyProcedure() Key {
-	return func(dst []byte, call *Call) ([]byte, bool) {
-		return append(dst, call.Procedure...), true
-	}
+func KeyProcedure() Key { return procedureKey{} }
+
+type procedureKey struct{}
+
+func (procedureKey) AppendKey(dst []byte, call *Call) ([]byte, bool) {
+	return append(dst, call.Procedure...), true
 }
 
 // KeyGlobal puts every call in one bucket: a limit on the whole service.
-func KeyGlobal() Key {
-	return func(dst []byte, _ *Call) ([]byte, bool) { return dst, true }
-}
+func KeyGlobal() Key { return globalKey{} }
+
+type globalKey struct{}
+
+func (globalKey) AppendKey(dst []byte, _ *Call) ([]byte, bool) { return dst, true }
+
+func (globalKey) keyString(context.Context, http.Header) (string, bool) { return "", true }
 
 // KeyHeader keys calls by the first value of the named request header (an
 // API key, a tenant ID). Calls without it have no key.
 func KeyHeader(name string) Key {
-	name = http.CanonicalHeaderKey(name)
-	return func(dst []byte, call *Call) ([]byte, bool) {
-		var v string
-		switch h := call.Header.(type) {
-		case nil:
-			return dst, false
-		case http.Header: // skip Get's canonicalization: name already is
-			if vs := h[name]; len(vs) > 0 {
-				v = vs[0]
-			}
-		default:
-			v = h.Get(name)
-		}
-		if v == "" {
-			return dst, false
-		}
-		return append(dst, v...), true
+	return headerKey{name: http.CanonicalHeaderKey(name)}
+}
+
+type headerKey struct{ name string } // canonical
+
+func (k headerKey) AppendKey(dst []byte, call *Call) ([]byte, bool) {
+	var v string
+	switch h := call.Header.(type) {
+	case nil:
+		return dst, false
+	case http.Header:
+		v, _ = k.keyString(nil, h)
+	default:
+		v = h.Get(k.name)
 	}
+	if v == "" {
+		return dst, false
+	}
+	return append(dst, v...), true
+}
+
+func (k headerKey) keyString(_ context.Context, h http.Header) (string, bool) {
+	// Skip Get's canonicalization: k.name already is.
+	if vs := h[k.name]; len(vs) > 0 && vs[0] != "" {
+		return vs[0], true
+	}
+	return "", false
 }
 
 // KeyIdentity keys calls by the authenticated identity that
@@ -116,20 +150,29 @@ func KeyIdentity() Key {
 // KeyIdentityFunc is [KeyIdentity] with fn turning the identity (never nil)
 // into a key; an empty result means no key.
 func KeyIdentityFunc(fn func(info any) string) Key {
-	return func(dst []byte, call *Call) ([]byte, bool) {
-		if call.Context == nil {
-			return dst, false
-		}
-		info := authn.GetInfo(call.Context)
-		if info == nil {
-			return dst, false
-		}
-		s := fn(info)
-		if s == "" {
-			return dst, false
-		}
-		return append(dst, s...), true
+	return identityKey{fn: fn}
+}
+
+type identityKey struct{ fn func(info any) string }
+
+func (k identityKey) AppendKey(dst []byte, call *Call) ([]byte, bool) {
+	s, ok := k.keyString(call.Context, nil)
+	if !ok {
+		return dst, false
 	}
+	return append(dst, s...), true
+}
+
+func (k identityKey) keyString(ctx context.Context, _ http.Header) (string, bool) {
+	if ctx == nil {
+		return "", false
+	}
+	info := authn.GetInfo(ctx)
+	if info == nil {
+		return "", false
+	}
+	s := k.fn(info)
+	return s, s != ""
 }
 
 func identityString(info any) string {
@@ -173,44 +216,54 @@ func KeyIPFrom(header string, trustedProxies ...netip.Prefix) Key {
 	default:
 		panic("ratelimit: KeyIPFrom reads Forwarded, X-Forwarded-For or X-Real-IP, not " + header)
 	}
-	return func(dst []byte, call *Call) ([]byte, bool) {
-		peer := call.Peer()
-		addr, ok := ClientIP(peer, call.Header, header, trusted)
-		if !ok {
-			if peer == "" {
-				return dst, false
-			}
-			return append(dst, peer...), true // a host name, on clients
+	return ipKey{header: header, trusted: trusted}
+}
+
+type ipKey struct {
+	header  string
+	trusted []netip.Prefix
+}
+
+func (k ipKey) AppendKey(dst []byte, call *Call) ([]byte, bool) {
+	peer := call.Peer()
+	addr, ok := ClientIP(peer, call.Header, k.header, k.trusted)
+	if !ok {
+		if peer == "" {
+			return dst, false
 		}
-		if addr.Is6() {
-			if p, err := addr.Prefix(64); err == nil {
-				addr = p.Addr()
-			}
-		}
-		return addr.AppendTo(dst), true
+		return append(dst, peer...), true // a host name, on clients
 	}
+	if addr.Is6() {
+		if p, err := addr.Prefix(64); err == nil {
+			addr = p.Addr()
+		}
+	}
+	return addr.AppendTo(dst), true
 }
 
 // KeyJoin combines keys: a call's key is every part, in order, and it has
 // one only when every part does. KeyJoin(KeyIdentity(), KeyProcedure()), for
 // example, gives each client its own bucket per method.
 func KeyJoin(keys ...Key) Key {
-	keys = append([]Key(nil), keys...)
-	return func(dst []byte, call *Call) ([]byte, bool) {
-		for _, k := range keys {
-			start := len(dst)
-			var ok bool
-			dst, ok = k(dst, call)
-			if !ok {
-				return dst[:start], false
-			}
-			// Suffix each part with its length, so parts cannot run into
-			// each other ("a|b"+"c" differs from "a"+"b|c").
-			n := min(len(dst)-start, 0xffff)
-			dst = append(dst, byte(n>>8), byte(n))
+	return joinKey(append([]Key(nil), keys...))
+}
+
+type joinKey []Key
+
+func (keys joinKey) AppendKey(dst []byte, call *Call) ([]byte, bool) {
+	for _, k := range keys {
+		start := len(dst)
+		var ok bool
+		dst, ok = k.AppendKey(dst, call)
+		if !ok {
+			return dst[:start], false
 		}
-		return dst, true
+		// Suffix each part with its length, so parts cannot run into
+		// each other ("a|b"+"c" differs from "a"+"b|c").
+		n := min(len(dst)-start, 0xffff)
+		dst = append(dst, byte(n>>8), byte(n))
 	}
+	return dst, true
 }
 
 // KeyFirst uses the first of keys that the call has: KeyFirst(KeyIdentity(),
@@ -218,16 +271,19 @@ func KeyJoin(keys ...Key) Key {
 // Each alternative is tagged, so an identity can never share a bucket with
 // an address that looks the same.
 func KeyFirst(keys ...Key) Key {
-	keys = append([]Key(nil), keys...)
-	return func(dst []byte, call *Call) ([]byte, bool) {
-		for i, k := range keys {
-			start := len(dst)
-			out, ok := k(append(dst, byte(i)), call)
-			if ok {
-				return out, true
-			}
-			dst = out[:start]
+	return firstKey(append([]Key(nil), keys...))
+}
+
+type firstKey []Key
+
+func (keys firstKey) AppendKey(dst []byte, call *Call) ([]byte, bool) {
+	for i, k := range keys {
+		start := len(dst)
+		out, ok := k.AppendKey(append(dst, byte(i)), call)
+		if ok {
+			return out, true
 		}
-		return dst, false
+		dst = out[:start]
 	}
+	return dst, false
 }

@@ -14,7 +14,7 @@ import (
 
 func keyOf(t *testing.T, k ratelimit.Key, call *ratelimit.Call) (string, bool) {
 	t.Helper()
-	b, ok := k(nil, call)
+	b, ok := k.AppendKey(nil, call)
 	return string(b), ok
 }
 

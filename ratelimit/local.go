@@ -38,16 +38,23 @@ type Local struct {
 	shards   []shard
 }
 
+// shard is one lock's share of the keys. Its map is keyed by the key's
+// 64-bit hash, which also picked the shard, so a decision hashes its key
+// once; keys whose hashes collide (with a random seed, about one pair in
+// 10^10 at 100,000 keys) share a map slot through a chain.
 type shard struct {
 	mu         sync.Mutex
-	m          map[string]*entry
+	m          map[uint64]*entry
+	n          int    // entries, chained ones included
 	head, tail *entry // most and least recently used
-	_          [40]byte
+	_          [32]byte
 }
 
 type entry struct {
 	key        string
-	last       int64 // UnixNano of the last decision
+	hash       uint64
+	same       *entry // the next entry whose key has the same hash
+	last       int64  // UnixNano of the last decision
 	prev, next *entry
 	lim        rate.Limiter
 }
@@ -112,7 +119,7 @@ func NewLocal(policy Policy, opts ...LocalOption) *Local {
 		shards:   make([]shard, n),
 	}
 	for i := range l.shards {
-		l.shards[i].m = make(map[string]*entry)
+		l.shards[i].m = make(map[uint64]*entry)
 	}
 	return l
 }
@@ -127,7 +134,7 @@ func (l *Local) Len() int {
 	for i := range l.shards {
 		s := &l.shards[i]
 		s.mu.Lock()
-		total += len(s.m)
+		total += s.n
 		s.mu.Unlock()
 	}
 	return total
@@ -152,16 +159,21 @@ func (l *Local) AllowN(_ context.Context, now time.Time, key string, n int) (Dec
 // reports whether it did and, unless the call was allowed and full is
 // false, the tokens left.
 func (l *Local) take(now time.Time, key string, n int, full bool) (allowed bool, tokens float64) {
+	return l.takeHashed(now, key, maphash.String(l.seed, key), n, full)
+}
+
+// takeHashed is take for a key whose hash is h.
+func (l *Local) takeHashed(now time.Time, key string, h uint64, n int, full bool) (allowed bool, tokens float64) {
 	n = max(n, 0)
-	s := &l.shards[0]
-	if len(l.shards) > 1 {
-		s = &l.shards[maphash.String(l.seed, key)&uint64(len(l.shards)-1)]
-	}
+	s := &l.shards[h&uint64(len(l.shards)-1)]
 	nanos := now.UnixNano()
 	s.mu.Lock()
-	e := s.m[key]
+	e := s.m[h]
+	for e != nil && e.key != key {
+		e = e.same
+	}
 	if e == nil {
-		e = l.insert(s, key, nanos)
+		e = l.insert(s, key, h, nanos)
 	} else if s.head != e {
 		s.touch(e)
 	}
@@ -199,12 +211,12 @@ func (l *Local) decision(allowed bool, tokens float64, n int) Decision {
 
 // insert adds key to s, evicting idle keys, and the least recently used one
 // when s is full. It recycles an evicted entry when it can.
-func (l *Local) insert(s *shard, key string, nanos int64) *entry {
+func (l *Local) insert(s *shard, key string, h uint64, nanos int64) *entry {
 	var spare *entry
 	for s.tail != nil && l.idle > 0 && nanos-s.tail.last >= l.idle {
 		spare = s.evict(s.tail)
 	}
-	if len(s.m) >= l.perShard && s.tail != nil {
+	if s.n >= l.perShard && s.tail != nil {
 		spare = s.evict(s.tail)
 	}
 	e := spare
@@ -213,19 +225,35 @@ func (l *Local) insert(s *shard, key string, nanos int64) *entry {
 	} else {
 		*e = entry{lim: rate.Limiter{}} // keeps vet quiet: the zero limiter, not a copy
 	}
-	e.key = strings.Clone(key)
+	e.key, e.hash = strings.Clone(key), h
 	// A limiter whose last update is the zero time is full at its first
 	// decision: set burst, then limit, both "at" the zero time.
 	e.lim.SetBurstAt(time.Time{}, l.policy.Burst)
 	e.lim.SetLimitAt(time.Time{}, l.policy.Limit)
-	s.m[e.key] = e
+	e.same = s.m[h]
+	s.m[h] = e
+	s.n++
 	s.pushFront(e)
 	return e
 }
 
 func (s *shard) evict(e *entry) *entry {
 	s.unlink(e)
-	delete(s.m, e.key)
+	switch first := s.m[e.hash]; {
+	case first == e && e.same == nil:
+		delete(s.m, e.hash)
+	case first == e:
+		s.m[e.hash] = e.same
+	default:
+		for p := first; p != nil; p = p.same {
+			if p.same == e {
+				p.same = e.same
+				break
+			}
+		}
+	}
+	e.same = nil
+	s.n--
 	return e
 }
 

@@ -42,6 +42,10 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		if _, ok := g.quick(r.Context(), r.Header, lim); ok {
+			next.ServeHTTP(w, r)
+			return
+		}
 		s := g.get()
 		s.call = Call{
 			Context:    r.Context(),

@@ -1,0 +1,82 @@
+package ratelimit_test
+
+import (
+	"context"
+	"net/http"
+	"sync/atomic"
+	"testing"
+
+	"connectrpc.com/connect"
+
+	"github.com/connectware/connectware/internal/assert"
+	"github.com/connectware/connectware/internal/testkit"
+	"github.com/connectware/connectware/ratelimit"
+)
+
+// TestQuickPathMatchesFullPath runs the same calls with a header key, which
+// handlers decide on the quick path (no Call, no key copy), and with the
+// same key behind a KeyFunc, which takes the full path: every call, the
+// rejection's details, the hook and the counts must be the same both ways,
+// on the middleware and on the handler interceptor, for every protocol and
+// RPC kind.
+func TestQuickPathMatchesFullPath(t *testing.T) {
+	t.Parallel()
+	type result struct {
+		stats   ratelimit.Stats
+		rejects int64
+	}
+	results := map[string]result{}
+	for _, variant := range []struct {
+		name string
+		key  ratelimit.Key
+	}{
+		{"quick", ratelimit.KeyHeader(caseHeader)},
+		{"full", ratelimit.KeyFunc(ratelimit.KeyHeader(caseHeader).AppendKey)},
+	} {
+		for _, placement := range []string{"middleware", "interceptor"} {
+			var rejects atomic.Int64
+			opts := []ratelimit.Option{
+				ratelimit.WithKey(variant.key),
+				ratelimit.WithOnReject(func(_ context.Context, call *ratelimit.Call, _ ratelimit.Decision) {
+					rejects.Add(1)
+				}),
+			}
+			var h http.Handler
+			var stats func() ratelimit.Stats
+			if placement == "middleware" {
+				mw := ratelimit.NewMiddleware(ratelimit.NewLocal(slow), opts...)
+				h, stats = mw.Wrap(testkit.NewMux(&testkit.PingServer{})), mw.Stats
+			} else {
+				ic := ratelimit.NewInterceptor(ratelimit.NewLocal(slow), opts...)
+				h, stats = testkit.NewMux(&testkit.PingServer{}, connect.WithInterceptors(ic)), ic.Stats
+			}
+			t.Run(placement+"/"+variant.name, func(t *testing.T) {
+				testkit.Matrix(t, h, func(t *testing.T, c testkit.Case) {
+					for _, st := range testkit.StreamTypes() {
+						if !testkit.SupportsStream(c.Network, st) {
+							continue
+						}
+						t.Run(testkit.StreamTypeName(st), func(t *testing.T) {
+							header := http.Header{caseHeader: {c.Name() + "/" + testkit.StreamTypeName(st)}}
+							_, _, err := testkit.Call(callTimeout(t), c.Client(), st, header)
+							assert.NoError(t, err, "first call is within the burst")
+							_, _, err = testkit.Call(callTimeout(t), c.Client(), st, header)
+							checkRejection(t, err)
+							// Without the header the call has no key: not limited.
+							_, _, err = testkit.Call(callTimeout(t), c.Client(), st, nil)
+							assert.NoError(t, err, "no key, no limit")
+						})
+					}
+				})
+			})
+			results[placement+"/"+variant.name] = result{stats(), rejects.Load()}
+		}
+	}
+	for _, placement := range []string{"middleware", "interceptor"} {
+		quick, full := results[placement+"/quick"], results[placement+"/full"]
+		assert.True(t, quick.stats.Allowed > 0 && quick.stats.Rejected > 0, placement+": calls were decided")
+		assert.Equal(t, quick.stats, full.stats, placement+": counts")
+		assert.Equal(t, quick.rejects, full.rejects, placement+": hook calls")
+		assert.Equal(t, quick.rejects, int64(quick.stats.Rejected), placement+": one hook call per rejection")
+	}
+}
