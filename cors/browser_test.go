@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/connectware/connectware/cors"
@@ -25,12 +26,16 @@ const browserCalls = `(async () => {
   async function attempt(name, fn) {
     try { out[name] = await fn(); } catch (e) { out[name] = "blocked: " + e.name; }
   }
-  await attempt("connect_post", async () => {
+  async function connectPost() {
     const r = await fetch(ping, {method: "POST", body: JSON.stringify({number: "7", text: "browser"}),
-      headers: {"Content-Type": "application/json", "Connect-Protocol-Version": "1", "Connect-Timeout-Ms": "5000", "Authorization": auth}});
+      headers: {"Content-Type": "application/json", "Connect-Protocol-Version": "1", "Connect-Timeout-Ms": "5000", "Authorization": auth, "X-Test-Echo": "e1"}});
     const j = await r.json();
-    return r.status + " " + j.number + " " + j.text;
-  });
+    return r.status + " " + j.number + " " + j.text + " trailer=" + r.headers.get("Trailer-X-Test-Echo-Trailer");
+  }
+  await attempt("connect_post", connectPost);
+  // The same call again: the browser must answer it from its preflight
+  // cache (Access-Control-Max-Age), without a second preflight.
+  await attempt("connect_post_again", connectPost);
   await attempt("connect_get", async () => {
     const r = await fetch(ping + "?connect=v1&encoding=json&message=" + encodeURIComponent(JSON.stringify({number: "5"})));
     const j = await r.json();
@@ -83,14 +88,30 @@ func TestBrowser(t *testing.T) {
 	badPage := httptest.NewServer(page)
 	defer badPage.Close()
 
-	c, err := cors.New([]string{goodPage.URL}, cors.WithAuthorization())
+	c, err := cors.New([]string{goodPage.URL},
+		cors.WithAuthorization(),
+		cors.WithRequestHeaders(testkit.HeaderEcho),
+		cors.WithUnaryTrailers(testkit.HeaderEcho+"-Trailer"),
+	)
 	assert.NoError(t, err)
-	api := testkit.NewServer(t, c.Handler(requireBearer(testkit.NewMux(&testkit.PingServer{}))), testkit.HTTP1)
+	var pingPreflights atomic.Int32 // preflights of the connect_post call
+	countPreflights := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodOptions && strings.HasSuffix(r.URL.Path, "/Ping") &&
+				strings.Contains(r.Header.Get("Access-Control-Request-Headers"), "x-test-echo") {
+				pingPreflights.Add(1)
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	api := testkit.NewServer(t, countPreflights(c.Handler(requireBearer(testkit.NewMux(&testkit.PingServer{})))), testkit.HTTP1)
 	script := fmt.Sprintf(browserCalls, api.URL)
 
 	t.Run("allowed_origin", func(t *testing.T) {
 		got := browser.Eval[map[string]string](t, b, goodPage.URL, script)
-		assert.Equal(t, got["connect_post"], "200 7 browser", got)
+		assert.Equal(t, got["connect_post"], "200 7 browser trailer=e1", got)
+		assert.Equal(t, got["connect_post_again"], "200 7 browser trailer=e1", got)
+		assert.Equal(t, pingPreflights.Load(), int32(1), "the preflight answer must be cached")
 		assert.Equal(t, got["connect_get"], "200 5", got)
 		assert.Equal(t, got["grpcweb"], "200 msg=8,9 trailer-ok", got)
 		assert.Equal(t, got["grpcweb_error"], "grpc-status=7 grpc-message=no", got)
@@ -98,7 +119,7 @@ func TestBrowser(t *testing.T) {
 	})
 	t.Run("other_origin", func(t *testing.T) {
 		got := browser.Eval[map[string]string](t, b, badPage.URL, script)
-		assert.Equal(t, len(got), 5, got)
+		assert.Equal(t, len(got), 6, got)
 		for name, v := range got {
 			assert.True(t, strings.HasPrefix(v, "blocked: TypeError"), name, v)
 		}

@@ -11,6 +11,7 @@ import (
 
 	rscors "github.com/rs/cors"
 	"go.uber.org/goleak"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/connectware/connectware/cors"
 	"github.com/connectware/connectware/internal/assert"
@@ -178,6 +179,7 @@ func TestOptions(t *testing.T) {
 	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	assert.Equal(t, rec.Code, http.StatusTeapot)
+	assert.Contains(t, rec.Header().Get("Vary"), "Origin", "shared caches must key on Origin")
 	exposed := strings.Split(rec.Header().Get("Access-Control-Expose-Headers"), ", ")
 	for _, want := range []string{"Trailer-X-Cost", "X-Request-Id", "Grpc-Status", "Grpc-Message", "Grpc-Status-Details-Bin", "Connect-Content-Encoding"} {
 		assert.True(t, slices.Contains(exposed, want), want, exposed)
@@ -233,9 +235,34 @@ func TestWire(t *testing.T) {
 				assert.NoError(t, err)
 				assert.Equal(t, header.Get("Access-Control-Allow-Origin"), allowed)
 				assert.Contains(t, header.Get("Access-Control-Expose-Headers"), "Grpc-Status")
+				assert.Contains(t, header.Get("Access-Control-Expose-Headers"), "Trailer-X-Test-Echo-Trailer")
 			})
 		}
 	})
+}
+
+// TestWireGRPCGo: grpc-go clients (servers' usual non-browser callers) get
+// through the middleware untouched, in every RPC kind, with and without an
+// Origin header.
+func TestWireGRPCGo(t *testing.T) {
+	t.Parallel()
+	c := mustNew(t, []string{allowed})
+	for _, n := range []testkit.Network{testkit.H2C, testkit.TLS} {
+		srv := testkit.NewServer(t, c.Handler(testkit.NewMux(&testkit.PingServer{})), n)
+		conn := testkit.GRPCConn(t, srv)
+		for _, st := range testkit.StreamTypes() {
+			for _, origin := range []string{"", allowed, denied} {
+				t.Run(n.String()+"/"+testkit.StreamTypeName(st)+"/origin="+origin, func(t *testing.T) {
+					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					defer cancel()
+					if origin != "" {
+						ctx = metadata.AppendToOutgoingContext(ctx, "origin", origin)
+					}
+					assert.NoError(t, testkit.GRPCCall(ctx, conn, st))
+				})
+			}
+		}
+	}
 }
 
 // TestWireGRPCWebError: a gRPC-Web error carries grpc-status in headers
@@ -256,4 +283,69 @@ func TestWireGRPCWebError(t *testing.T) {
 	assert.Equal(t, res.Header.Get("Grpc-Status"), "7")
 	assert.Equal(t, res.Header.Get("Access-Control-Allow-Origin"), allowed)
 	assert.Contains(t, res.Header.Get("Access-Control-Expose-Headers"), "Grpc-Status")
+}
+
+// TestBadInput: malformed or huge Origin and Access-Control-Request-Headers
+// values get no CORS grant, and no panic, with exact and wildcard origins.
+// FuzzPreflight explores the same inputs at random.
+func TestBadInput(t *testing.T) {
+	t.Parallel()
+	const sorted = "connect-protocol-version,content-type"
+	huge := strings.Repeat("a", 1<<16)
+	cases := []struct {
+		name            string
+		origin, headers string
+	}{
+		{"origin_huge_exact", allowed + "." + huge, sorted},
+		{"origin_huge_subdomain", "https://" + huge + ".example.org", sorted},
+		{"origin_many_labels", "https://" + strings.Repeat("a.", 300) + "example.org", sorted},
+		{"origin_nul", allowed + "\x00", sorted},
+		{"origin_control", "https://a\r\n.example.org", sorted},
+		{"origin_space", " " + allowed, sorted},
+		{"origin_utf8", "https://äpp.example.org", sorted},
+		{"origin_invalid_utf8", "https://\xff\xfe.example.org", sorted},
+		{"origin_list", allowed + ", " + denied, sorted},
+		{"origin_path", allowed + "/", sorted},
+		{"origin_userinfo", "https://" + allowed[len("https://"):] + "@evil.example.net", sorted},
+		{"origin_subdomain_userinfo", "https://x@a.example.org", sorted},
+		{"origin_subdomain_port", "https://a.example.org:1", sorted},
+		{"origin_no_scheme", "app.example.com", sorted},
+		{"origin_null", "null", sorted},
+		{"origin_star", "*", sorted},
+		{"headers_huge_name", allowed, "content-type," + huge},
+		{"headers_huge_list", allowed, strings.Repeat("content-type,", 10000)},
+		{"headers_many_empty", allowed, strings.Repeat(",", 100) + "content-type"},
+		{"headers_unsorted", allowed, "content-type,connect-protocol-version"},
+		{"headers_duplicate", allowed, "content-type,content-type"},
+		{"headers_nul", allowed, "content-type\x00"},
+		{"headers_wide_space", allowed, "content-type,     connect-protocol-version"},
+		{"headers_unknown", allowed, "content-type,x-" + huge},
+		{"headers_star", allowed, "*"},
+	}
+	handlers := map[string]http.Handler{
+		"exact":    mustNew(t, []string{allowed}).Handler(unreachable),
+		"wildcard": mustNew(t, []string{allowed, "https://*.example.org"}, cors.WithCredentials()).Handler(unreachable),
+	}
+	for hname, h := range handlers {
+		for _, tc := range cases {
+			t.Run(hname+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				rec := preflight(t, h, tc.origin, http.MethodPost, tc.headers)
+				assert.True(t, rec.Code != http.StatusTeapot, "a preflight must never reach the next handler")
+				for k := range rec.Header() {
+					assert.True(t, !strings.HasPrefix(k, "Access-Control-Allow"), k, rec.Header().Get(k))
+				}
+				// A real call with the bad Origin is served, without a grant.
+				req := httptest.NewRequest(http.MethodPost, "http://api/x", nil)
+				req.Header.Set("Origin", tc.origin)
+				rec = httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				assert.Equal(t, rec.Code, http.StatusTeapot)
+				if !strings.HasPrefix(tc.name, "headers_") {
+					assert.Equal(t, rec.Header().Get("Access-Control-Allow-Origin"), "")
+					assert.Equal(t, rec.Header().Get("Access-Control-Expose-Headers"), "")
+				}
+			})
+		}
+	}
 }

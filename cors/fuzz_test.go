@@ -24,6 +24,13 @@ func FuzzPreflight(f *testing.F) {
 	f.Add("https://a.example.org", "GET", "", true)
 	f.Add("https://a..example.org", "POST", "content-type", false)
 	f.Add("https://evil.net/.example.org", "POST", "x", true)
+	f.Add("https://evil.net/.example.org", "POST", "", false)
+	f.Add("https://x@a.example.org", "GET", "", true)
+	f.Add("https://a.example.org:1", "POST", "content-type", true)
+	f.Add("https://a\r\n.example.org", "POST", "", false)
+	f.Add("https://"+strings.Repeat("a.", 300)+"example.org", "POST", "", false)
+	f.Add("https://app.example.com", "POST", "content-type,"+strings.Repeat("x", 1<<16), true)
+	f.Add("https://app.example.com", "POST", strings.Repeat(",", 100)+"content-type", true)
 	f.Add("https://APP.example.com", "POST", strings.Repeat("content-type,", 1000), true)
 	f.Add("\x00\xff", "\n", ",,,, ,", false)
 	f.Add(strings.Repeat("https://", 500), "POST", "authorization", true)
@@ -59,7 +66,10 @@ func FuzzPreflight(f *testing.F) {
 			return
 		}
 		lower := strings.ToLower(origin)
-		if granted != origin || lower != "https://app.example.com" && !subdomainOrigin.MatchString(lower) {
+		// 512 bytes hold any real origin (a 253-byte host name, a scheme and
+		// a port); the middleware compares nothing longer.
+		if granted != origin || len(origin) > 512 ||
+			lower != "https://app.example.com" && !subdomainOrigin.MatchString(lower) {
 			t.Fatalf("granted %q to origin %q", granted, origin)
 		}
 		// An OPTIONS request without Access-Control-Request-Method is an

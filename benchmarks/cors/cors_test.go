@@ -17,6 +17,17 @@ import (
 
 const origin = "https://app.example.com"
 
+// sameSignature compiles only when a and b have identical types.
+func sameSignature[T any](a, b T) {}
+
+// The official API, signature for signature: a change here that breaks a
+// caller of connectrpc.com/cors fails to compile.
+var _ = func() {
+	sameSignature(cors.AllowedMethods, officialcors.AllowedMethods)
+	sameSignature(cors.AllowedHeaders, officialcors.AllowedHeaders)
+	sameSignature(cors.ExposedHeaders, officialcors.ExposedHeaders)
+}
+
 // TestCompatibleLists: migrating is an import-path change, so the three
 // functions the official package has return the same lists here.
 func TestCompatibleLists(t *testing.T) {
@@ -31,11 +42,49 @@ func TestCompatibleLists(t *testing.T) {
 	}
 }
 
-func handlers(b *testing.B) map[string]http.Handler {
+// TestAllocs holds the middleware to the allocations of rs/cors configured
+// with the official lists, and to the budget the benchmarks report (1 for a
+// request with Origin, 1 for a preflight, 0 without Origin), with exact and
+// wildcard-subdomain origins.
+func TestAllocs(t *testing.T) {
+	next := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	hs := handlers(t)
+	wildcard, err := cors.New([]string{"https://*.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs["connectware_wildcard"] = wildcard.Handler(next)
+	for _, tc := range []struct {
+		name   string
+		req    *http.Request
+		budget float64
+	}{
+		{"request_with_origin", requestWithOrigin(), 1},
+		{"preflight", preflight(), 1},
+		{"request_without_origin", requestWithoutOrigin(), 0},
+	} {
+		allocs := func(h http.Handler) float64 {
+			w := &discard{h: make(http.Header, 8)}
+			return testing.AllocsPerRun(100, func() {
+				clear(w.h)
+				h.ServeHTTP(w, tc.req)
+			})
+		}
+		official := allocs(hs["official"])
+		for _, name := range []string{"connectware", "connectware_wildcard"} {
+			got := allocs(hs[name])
+			if got > official || got > tc.budget {
+				t.Errorf("%s/%s: %v allocs, official %v, budget %v", tc.name, name, got, official, tc.budget)
+			}
+		}
+	}
+}
+
+func handlers(tb testing.TB) map[string]http.Handler {
 	next := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	ours, err := cors.New([]string{origin})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	official := rscors.New(rscors.Options{
 		AllowedOrigins: []string{origin},
@@ -74,23 +123,29 @@ func bench(b *testing.B, req *http.Request) {
 	}
 }
 
-func BenchmarkRequestWithOrigin(b *testing.B) {
+func requestWithOrigin() *http.Request {
 	req := httptest.NewRequest(http.MethodPost, "http://api/connectware.test.v1.TestService/Ping", nil)
 	req.Header.Set("Origin", origin)
 	req.Header.Set("Content-Type", "application/json")
-	bench(b, req)
+	return req
 }
 
-func BenchmarkPreflight(b *testing.B) {
+func preflight() *http.Request {
 	req := httptest.NewRequest(http.MethodOptions, "http://api/connectware.test.v1.TestService/Ping", nil)
 	req.Header.Set("Origin", origin)
 	req.Header.Set("Access-Control-Request-Method", "POST")
 	req.Header.Set("Access-Control-Request-Headers", "connect-protocol-version,connect-timeout-ms,content-type")
-	bench(b, req)
+	return req
 }
 
-func BenchmarkRequestWithoutOrigin(b *testing.B) {
+func requestWithoutOrigin() *http.Request {
 	req := httptest.NewRequest(http.MethodPost, "http://api/connectware.test.v1.TestService/Ping", nil)
 	req.Header.Set("Content-Type", "application/json")
-	bench(b, req)
+	return req
 }
+
+func BenchmarkRequestWithOrigin(b *testing.B) { bench(b, requestWithOrigin()) }
+
+func BenchmarkPreflight(b *testing.B) { bench(b, preflight()) }
+
+func BenchmarkRequestWithoutOrigin(b *testing.B) { bench(b, requestWithoutOrigin()) }

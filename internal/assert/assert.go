@@ -4,6 +4,7 @@ package assert
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -86,5 +87,5 @@ func toString(v any) string {
 	if s, ok := v.(string); ok {
 		return s
 	}
-	return strings.TrimSpace(strings.ReplaceAll(reflect.ValueOf(v).String(), "\n", " "))
+	return strings.TrimSpace(strings.ReplaceAll(fmt.Sprint(v), "\n", " "))
 }
