@@ -92,17 +92,32 @@ func TestCacheFollowsResolver(t *testing.T) {
 }
 
 // TestBuiltinDescriptors checks the embedded health and reflection files,
-// which the default resolver falls back on when grpc-go isn't linked.
+// which the default resolver falls back on when grpc-go isn't linked. This
+// test binary links grpc-go (for the interop tests), so the fallback is
+// driven with an empty primary registry: a binary with connect-go handlers
+// only.
 func TestBuiltinDescriptors(t *testing.T) {
 	t.Parallel()
+	r := NewReflector(nil, WithDescriptorResolver(withBuiltins{primary: new(protoregistry.Files)}))
 	for _, name := range []protoreflect.FullName{"grpc.health.v1.Health", "grpc.health.v1.Health.List", ReflectV1ServiceName, ReflectV1AlphaServiceName} {
-		desc, err := builtinFiles().FindDescriptorByName(name)
+		raw := answerFiles(t, r.newSession(), symbolRequest(string(name)))
+		set := &descriptorpb.FileDescriptorSet{}
+		for _, b := range raw {
+			fdp := &descriptorpb.FileDescriptorProto{}
+			assert.NoError(t, proto.Unmarshal(b, fdp))
+			set.File = append(set.File, fdp)
+		}
+		linked, err := protodesc.NewFiles(set)
 		assert.NoError(t, err, name)
-		_, err = protoregistry.GlobalFiles.FindDescriptorByName(name)
-		if err != nil { // not linked into this binary: the default resolver must fall back
-			got, err := defaultResolver{}.FindDescriptorByName(name)
-			assert.NoError(t, err, name)
-			assert.Equal(t, got.FullName(), desc.FullName())
+		_, err = linked.FindDescriptorByName(name)
+		assert.NoError(t, err, name)
+	}
+	// The default resolver prefers the registered copies.
+	for _, path := range []string{"grpc/health/v1/health.proto", "grpc/reflection/v1/reflection.proto"} {
+		fd, err := withBuiltins{primary: protoregistry.GlobalFiles}.FindFileByPath(path)
+		assert.NoError(t, err, path)
+		if global, err := protoregistry.GlobalFiles.FindFileByPath(path); err == nil {
+			assert.True(t, fd == global, path, "not taken from GlobalFiles")
 		}
 	}
 	// The private message copy never shows.

@@ -80,3 +80,16 @@ func ExampleWithPrivate() {
 	// Output:
 	// [acme.v1.Public] <nil>
 }
+
+// ServiceFromPattern finds the service in a route, for listing services
+// mounted on routers other than Mux.
+func ExampleServiceFromPattern() {
+	for _, pattern := range []string{"/acme.v1.Greeter/", "POST /acme.v1.Greeter/Greet", "/healthz"} {
+		name, ok := grpcreflect.ServiceFromPattern(pattern)
+		fmt.Printf("%q %v\n", name, ok)
+	}
+	// Output:
+	// "acme.v1.Greeter" true
+	// "acme.v1.Greeter" true
+	// "" false
+}

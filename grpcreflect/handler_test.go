@@ -48,6 +48,9 @@ func TestHandler(t *testing.T) {
 			svc, err := linked.FindDescriptorByName(testService)
 			assert.NoError(t, err)
 			assert.Equal(t, svc.(protoreflect.ServiceDescriptor).Methods().Len(), 5)
+			// Clients decode validation error details with it.
+			_, err = linked.FindDescriptorByName("buf.validate.Violations")
+			assert.NoError(t, err)
 		})
 		t.Run("file_containing_symbol/dependencies_sent_once", func(t *testing.T) {
 			files, err := stream.FileContainingSymbol("connectware.test.v1.PingRequest.number")
@@ -163,6 +166,8 @@ func TestHTTP1Message(t *testing.T) {
 		status      int
 	}{
 		{"application/connect+proto", http.StatusOK},
+		{"application/connect+json", http.StatusOK},
+		{"application/grpc", http.StatusOK},
 		{"application/grpc-web+proto", http.StatusOK},
 		{"text/plain", http.StatusHTTPVersionNotSupported},
 	} {
@@ -174,7 +179,9 @@ func TestHTTP1Message(t *testing.T) {
 			assert.NoError(t, err)
 			body := readAll(t, res)
 			assert.Equal(t, res.StatusCode, tc.status, body)
-			assert.Contains(t, body+res.Header.Get("Grpc-Message"), "HTTP/2")
+			// gRPC carries the message in trailers, gRPC-Web in headers
+			// (trailers-only), Connect and plain HTTP in the body.
+			assert.Contains(t, body+res.Header.Get("Grpc-Message")+res.Trailer.Get("Grpc-Message"), "needs HTTP/2 (h2c or TLS)")
 		})
 	}
 }

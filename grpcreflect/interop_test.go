@@ -141,6 +141,16 @@ func TestGrpcurl(t *testing.T) {
 			assert.NoError(t, err)
 			assert.Equal(t, handler.Status.Code().String(), "OK", handler.Status.Message())
 			assert.Contains(t, out.String(), `"number": "7"`)
+
+			// And the health service, from its reflected descriptors.
+			out.Reset()
+			parser, formatter, err = grpcurl.RequestParserAndFormatter(grpcurl.FormatJSON, source, strings.NewReader(`{"service": "`+testService+`"}`), grpcurl.FormatOptions{})
+			assert.NoError(t, err)
+			handler = &grpcurl.DefaultEventHandler{Out: &out, Formatter: formatter}
+			err = grpcurl.InvokeRPC(ctx, source, conn, healthService+"/Check", []string{}, handler, parser.Next)
+			assert.NoError(t, err)
+			assert.Equal(t, handler.Status.Code().String(), "OK", handler.Status.Message())
+			assert.Contains(t, out.String(), `"status": "SERVING"`)
 		})
 	}
 }

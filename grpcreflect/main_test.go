@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/connectware/connectware/grpchealth"
 	"github.com/connectware/connectware/grpcreflect"
 	"github.com/connectware/connectware/internal/gen/connectware/test/v1/testv1connect"
 	"github.com/connectware/connectware/internal/testkit"
@@ -30,15 +31,15 @@ var wantServices = []string{
 	grpcreflect.ReflectV1AlphaServiceName,
 }
 
-// newMux mounts reflection (v1 and v1alpha), TestService and a stand-in
-// health handler, out of order, and returns the Mux.
+// newMux mounts reflection (v1 and v1alpha), TestService, the health
+// service and a plain HTTP route, out of order, and returns the Mux.
 func newMux(options ...grpcreflect.Option) *grpcreflect.Mux {
 	mux := grpcreflect.NewMux(nil)
 	reflector := grpcreflect.NewReflector(mux, options...)
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(testv1connect.NewTestServiceHandler(&testkit.PingServer{}))
-	mux.Handle("/"+healthService+"/", http.NotFoundHandler())
+	mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(testService)))
 	mux.Handle("/healthz", http.NotFoundHandler())
 	return mux
 }

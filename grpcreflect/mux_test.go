@@ -7,6 +7,8 @@ import (
 
 	"github.com/connectware/connectware/grpcreflect"
 	"github.com/connectware/connectware/internal/assert"
+	"github.com/connectware/connectware/internal/gen/connectware/test/v1/testv1connect"
+	"github.com/connectware/connectware/internal/testkit"
 )
 
 func TestServiceFromPattern(t *testing.T) {
@@ -58,4 +60,25 @@ func TestMuxRecordsAndServes(t *testing.T) {
 	inner.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/b.v1.B/X", nil))
 	assert.Equal(t, rec.Code, http.StatusTeapot)
 	assert.Equal(t, wrapped.Names(), []string{"b.v1.B"})
+}
+
+// TestMuxListsLaterMounts checks that services mounted after reflection has
+// answered are listed on the next list_services, even on the same stream:
+// the cached list follows the Mux.
+func TestMuxListsLaterMounts(t *testing.T) {
+	t.Parallel()
+	mux := grpcreflect.NewMux(nil)
+	mux.Handle(grpcreflect.NewHandlerV1(grpcreflect.NewReflector(mux)))
+	srv := testkit.NewServer(t, mux, testkit.H2C)
+	stream := newClient(srv, testkit.GRPC).NewStream(testContext(t))
+	names, err := stream.ListServices()
+	assert.NoError(t, err)
+	assert.Equal(t, fullNames(names), []string{grpcreflect.ReflectV1ServiceName})
+
+	mux.Handle(testv1connect.NewTestServiceHandler(&testkit.PingServer{}))
+	names, err = stream.ListServices()
+	assert.NoError(t, err)
+	assert.Equal(t, fullNames(names), []string{testService, grpcreflect.ReflectV1ServiceName})
+	_, err = stream.Close()
+	assert.NoError(t, err)
 }

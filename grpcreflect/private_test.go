@@ -23,11 +23,14 @@ import (
 //	                   vault.proto without using it
 //	acme/secret.proto  acme.secret.Secret
 //	acme/vault.proto   acme.vault.Vault
-//	acme/api.proto     imports shared and secret; acme.v1.Req uses Shared
-//	                   and Secret
+//	acme/audit.proto   acme.audit.Record, public but used only by
+//	                   AdminService
+//	acme/api.proto     imports shared, secret and audit; acme.v1.Req uses
+//	                   Shared and Secret
 //	                   (plain, map and oneof fields); PublicService.Do,
-//	                   PublicService.Leak(Secret); AdminService; extensions
-//	                   of Shared: secret_ext (Secret, 100), public_ext (101)
+//	                   PublicService.Leak(Secret); AdminService.Nuke,
+//	                   AdminService.Audit(Record); extensions of Shared:
+//	                   secret_ext (Secret, 100), public_ext (101)
 func acmeFiles(t *testing.T) (*protoregistry.Files, *protoregistry.Types) {
 	t.Helper()
 	msg := func(name string, fields ...*descriptorpb.FieldDescriptorProto) *descriptorpb.DescriptorProto {
@@ -63,6 +66,10 @@ func acmeFiles(t *testing.T) (*protoregistry.Files, *protoregistry.Types) {
 		Name: proto.String("acme/vault.proto"), Package: proto.String("acme.vault"),
 		MessageType: []*descriptorpb.DescriptorProto{msg("Vault")},
 	}
+	audit := &descriptorpb.FileDescriptorProto{
+		Name: proto.String("acme/audit.proto"), Package: proto.String("acme.audit"),
+		MessageType: []*descriptorpb.DescriptorProto{msg("Record")},
+	}
 	oneofField := field("choice", 4, ".acme.secret.Secret")
 	oneofField.OneofIndex = proto.Int32(0)
 	mapEntry := msg("MEntry", field("key", 1, ""), field("value", 2, ".acme.secret.Secret"))
@@ -83,15 +90,15 @@ func acmeFiles(t *testing.T) (*protoregistry.Files, *protoregistry.Types) {
 	}
 	api := &descriptorpb.FileDescriptorProto{
 		Name: proto.String("acme/api.proto"), Package: proto.String("acme.v1"),
-		Dependency:  []string{"acme/shared.proto", "acme/secret.proto"},
+		Dependency:  []string{"acme/shared.proto", "acme/secret.proto", "acme/audit.proto"},
 		MessageType: []*descriptorpb.DescriptorProto{req, msg("Res")},
 		Extension:   []*descriptorpb.FieldDescriptorProto{ext("secret_ext", 100, ".acme.secret.Secret"), ext("public_ext", 101, "")},
 		Service: []*descriptorpb.ServiceDescriptorProto{
 			{Name: proto.String("PublicService"), Method: []*descriptorpb.MethodDescriptorProto{method("Do", ".acme.v1.Req"), method("Leak", ".acme.secret.Secret")}},
-			{Name: proto.String("AdminService"), Method: []*descriptorpb.MethodDescriptorProto{method("Nuke", ".acme.v1.Req")}},
+			{Name: proto.String("AdminService"), Method: []*descriptorpb.MethodDescriptorProto{method("Nuke", ".acme.v1.Req"), method("Audit", ".acme.audit.Record")}},
 		},
 	}
-	files, err := protodesc.NewFiles(&descriptorpb.FileDescriptorSet{File: []*descriptorpb.FileDescriptorProto{shared, secret, vault, api}})
+	files, err := protodesc.NewFiles(&descriptorpb.FileDescriptorSet{File: []*descriptorpb.FileDescriptorProto{shared, secret, vault, audit, api}})
 	assert.NoError(t, err)
 	types := new(protoregistry.Types)
 	fd, err := files.FindFileByPath("acme/api.proto")
@@ -126,7 +133,7 @@ func TestPrivateControl(t *testing.T) {
 	assert.Equal(t, fullNames(names), []string{"acme.v1.AdminService", "acme.v1.PublicService"})
 	files, err := stream.FileContainingSymbol("acme.v1.PublicService")
 	assert.NoError(t, err)
-	assert.Equal(t, filePaths(files), []string{"acme/api.proto", "acme/shared.proto", "acme/secret.proto", "acme/vault.proto"})
+	assert.Equal(t, filePaths(files), []string{"acme/api.proto", "acme/shared.proto", "acme/secret.proto", "acme/audit.proto", "acme/vault.proto"})
 	nums, err := stream.AllExtensionNumbers("acme.shared.Shared")
 	assert.NoError(t, err)
 	assert.Equal(t, nums, []protoreflect.FieldNumber{100, 101})
@@ -147,7 +154,7 @@ func TestPrivate(t *testing.T) {
 	})
 	t.Run("h2c/grpc/not_resolvable", func(t *testing.T) {
 		for _, name := range []protoreflect.FullName{
-			"acme.v1.AdminService", "acme.v1.AdminService.Nuke", "acme.secret.Secret", "acme.secret.Secret.code",
+			"acme.v1.AdminService", "acme.v1.AdminService.Nuke", "acme.v1.AdminService.Audit", "acme.secret.Secret", "acme.secret.Secret.code",
 			"acme.v1.PublicService.Leak", "acme.v1.Req.secret", "acme.v1.Req.m", "acme.v1.Req.MEntry", "acme.v1.secret_ext",
 		} {
 			_, err := stream.FileContainingSymbol(name)
@@ -168,8 +175,9 @@ func TestPrivate(t *testing.T) {
 	t.Run("h2c/grpc/cut_from_files", func(t *testing.T) {
 		files, err := stream.FileContainingSymbol("acme.v1.PublicService")
 		assert.NoError(t, err)
-		// secret.proto is needed only by private elements, and vault.proto
-		// declares only private ones: neither is sent nor imported.
+		// secret.proto and vault.proto declare only private elements, and
+		// audit.proto is needed only by AdminService: none is sent nor
+		// imported.
 		assert.Equal(t, len(files[1].GetDependency()), 0)
 		assert.Equal(t, filePaths(files), []string{"acme/api.proto", "acme/shared.proto"})
 		api := files[0]
@@ -190,6 +198,10 @@ func TestPrivate(t *testing.T) {
 		assert.NoError(t, err)
 		_, err = stream.FileContainingSymbol("acme.v1.Req.name")
 		assert.NoError(t, err)
+		// audit.proto itself is public.
+		files, err = stream.FileByFilename("acme/audit.proto")
+		assert.NoError(t, err)
+		assert.Equal(t, filePaths(files), []string{"acme/audit.proto"})
 		files, err = stream.FileContainingExtension("acme.shared.Shared", 101)
 		assert.NoError(t, err)
 		assert.True(t, !slices.Contains(filePaths(files), "acme/secret.proto"), filePaths(files))

@@ -39,7 +39,7 @@ func NewReflector(namer Namer, options ...Option) *Reflector {
 	r := &Reflector{
 		namer:              namer,
 		extensionResolver:  protoregistry.GlobalTypes,
-		descriptorResolver: defaultResolver{},
+		descriptorResolver: withBuiltins{primary: protoregistry.GlobalFiles},
 		private:            newPrivacy(),
 	}
 	for _, option := range options {

@@ -33,20 +33,22 @@ var builtinFiles = sync.OnceValue(func() protodesc.Resolver {
 	return files
 })
 
-// defaultResolver resolves from protoregistry.GlobalFiles, then from the
-// built-in health and reflection descriptors.
-type defaultResolver struct{}
+// withBuiltins resolves from primary (protoregistry.GlobalFiles by
+// default), then from the built-in health and reflection descriptors.
+type withBuiltins struct {
+	primary protodesc.Resolver
+}
 
-func (defaultResolver) FindFileByPath(path string) (protoreflect.FileDescriptor, error) {
-	fd, err := protoregistry.GlobalFiles.FindFileByPath(path)
+func (r withBuiltins) FindFileByPath(path string) (protoreflect.FileDescriptor, error) {
+	fd, err := r.primary.FindFileByPath(path)
 	if errors.Is(err, protoregistry.NotFound) {
 		return builtinFiles().FindFileByPath(path)
 	}
 	return fd, err
 }
 
-func (defaultResolver) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
-	desc, err := protoregistry.GlobalFiles.FindDescriptorByName(name)
+func (r withBuiltins) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
+	desc, err := r.primary.FindDescriptorByName(name)
 	if errors.Is(err, protoregistry.NotFound) {
 		return builtinFiles().FindDescriptorByName(name)
 	}

@@ -141,8 +141,8 @@ type impl struct {
 	handler http.Handler
 }
 
-func impls(b *testing.B, payload [][]byte) []impl {
-	b.Helper()
+func impls(tb testing.TB, payload [][]byte) []impl {
+	tb.Helper()
 	ours := grpcreflect.NewStaticReflector(services...)
 	oursPath, oursHandler := grpcreflect.NewHandlerV1(ours)
 	theirs := official.NewStaticReflector(services...)
