@@ -3,7 +3,9 @@ package authn
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"reflect"
 	"sync"
 	"time"
 
@@ -11,18 +13,8 @@ import (
 )
 
 // TokenSource supplies tokens for outgoing calls. Token returns a token and
-// the time it expires (the zero time means never). [TokenFunc] implements it.
-//
-// An oauth2.TokenSource adapts in three lines, without this package
-// depending on golang.org/x/oauth2:
-//
-//	authn.TokenFunc(func(context.Context) (string, time.Time, error) {
-//		t, err := ts.Token()
-//		if err != nil {
-//			return "", time.Time{}, err
-//		}
-//		return t.AccessToken, t.Expiry, nil
-//	})
+// the time it expires (the zero time means never). [TokenFunc] implements
+// it, and [OAuth2] adapts an oauth2.TokenSource.
 type TokenSource interface {
 	Token(ctx context.Context) (token string, expiry time.Time, err error)
 }
@@ -32,6 +24,64 @@ type TokenFunc func(ctx context.Context) (token string, expiry time.Time, err er
 
 // Token calls f.
 func (f TokenFunc) Token(ctx context.Context) (string, time.Time, error) { return f(ctx) }
+
+// OAuth2 adapts an oauth2.TokenSource from golang.org/x/oauth2 (such as
+// the one clientcredentials.Config.TokenSource returns) to a [TokenSource],
+// without this package depending on golang.org/x/oauth2:
+//
+//	creds := authn.NewCredentials(authn.OAuth2(conf.TokenSource(ctx)))
+//
+// T is inferred: for an oauth2.TokenSource it is *oauth2.Token, whose
+// AccessToken and Expiry fields are read after each call of source.Token.
+// Any T that is a struct, or a pointer to one, with a string field
+// AccessToken and a time.Time field Expiry works the same way; for any other
+// T, and for a nil token, the returned source fails with an error. The token
+// is sent with the [Credentials]' prefix ("Bearer " by default), as
+// oauth2.Transport sends bearer tokens. oauth2.TokenSource takes no context,
+// so the call's context is not passed on.
+//
+// The oauth2 sources from Config.TokenSource already cache their token and
+// renew it 10 seconds before it expires; the Credentials ask them again from
+// [WithRefreshBefore] before expiry, which costs one cheap call per
+// refresh window when the source still holds the same token.
+func OAuth2[T any](source interface{ Token() (T, error) }) TokenSource {
+	accessIndex, expiryIndex, err := oauth2Fields(reflect.TypeFor[T]())
+	return TokenFunc(func(context.Context) (string, time.Time, error) {
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		token, err := source.Token()
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		v := reflect.ValueOf(token)
+		if v.Kind() == reflect.Pointer {
+			if v.IsNil() {
+				return "", time.Time{}, errNoToken
+			}
+			v = v.Elem()
+		}
+		expiry, _ := v.FieldByIndex(expiryIndex).Interface().(time.Time)
+		return v.FieldByIndex(accessIndex).String(), expiry, nil
+	})
+}
+
+// oauth2Fields finds the AccessToken and Expiry fields of an
+// oauth2.Token-shaped type.
+func oauth2Fields(typ reflect.Type) (accessIndex, expiryIndex []int, err error) {
+	if typ.Kind() == reflect.Pointer {
+		typ = typ.Elem()
+	}
+	if typ.Kind() == reflect.Struct {
+		access, okAccess := typ.FieldByName("AccessToken")
+		expiry, okExpiry := typ.FieldByName("Expiry")
+		if okAccess && okExpiry && access.IsExported() && access.Type.Kind() == reflect.String &&
+			expiry.IsExported() && expiry.Type == reflect.TypeFor[time.Time]() {
+			return access.Index, expiry.Index, nil
+		}
+	}
+	return nil, nil, fmt.Errorf("authn: OAuth2: %v has no AccessToken string and Expiry time.Time fields", typ)
+}
 
 // A CredentialsOption configures [Credentials].
 type CredentialsOption interface {

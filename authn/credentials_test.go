@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"connectrpc.com/connect"
@@ -127,7 +128,9 @@ func TestCredentialsRefresh(t *testing.T) {
 				}
 			}
 			if before == 0 {
-				close(ts.gate) // all 16 calls are waiting on, or sharing, one fetch
+				// The calls wait on, or share, one fetch (TestCredentialsSharedFetch
+				// checks it deterministically).
+				close(ts.gate)
 			}
 			wg.Wait()
 			if before == 0 {
@@ -200,4 +203,134 @@ func TestCredentialsContextCanceled(t *testing.T) {
 	value, err := creds.HeaderValue(context.Background())
 	assert.NoError(t, err)
 	assert.Equal(t, value, "Bearer t")
+}
+
+// oauth2Token has the fields of golang.org/x/oauth2.Token, which this
+// module does not depend on, and oauth2TokenSource is oauth2.TokenSource.
+type oauth2Token struct {
+	AccessToken  string
+	TokenType    string
+	RefreshToken string
+	Expiry       time.Time
+	ExpiresIn    int64
+	raw          any
+}
+
+type oauth2TokenSource interface {
+	Token() (*oauth2Token, error)
+}
+
+// oauth2Source is an oauth2.TokenSource over a tokenServer.
+type oauth2Source struct{ ts *tokenServer }
+
+func (s oauth2Source) Token() (*oauth2Token, error) {
+	token, expiry, err := s.ts.Token(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	return &oauth2Token{AccessToken: token, TokenType: "Bearer", Expiry: expiry}, nil
+}
+
+// TestCredentialsOAuth2 checks the oauth2.TokenSource adapter: it reads
+// the token and its expiry, so the Credentials refresh before expiry, send
+// it in every protocol through the interceptor and the RoundTripper, and
+// report the source's errors; types without the oauth2.Token fields fail.
+func TestCredentialsOAuth2(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	ts := &tokenServer{minted: map[string]bool{}, now: clock.Now, ttl: time.Hour}
+	var source oauth2TokenSource = oauth2Source{ts}
+	creds := authn.NewCredentials(authn.OAuth2(source), authn.WithClock(clock.Now), authn.WithRefreshBefore(5*time.Minute))
+
+	f := newFixture(ts.auth)
+	srv := testkit.NewServer(t, f.handler, testkit.H2C)
+	viaTransport := &http.Client{Transport: creds.RoundTripper(srv.Client.Transport)}
+	for _, p := range []testkit.Protocol{testkit.ConnectProto, testkit.GRPC, testkit.GRPCWeb} {
+		clients := []testv1connect.TestServiceClient{
+			testkit.NewClient(srv, p, connect.WithInterceptors(creds)),
+			testv1connect.NewTestServiceClient(viaTransport, srv.URL, p.ClientOptions()...),
+		}
+		for _, client := range clients {
+			for _, st := range testkit.StreamTypes() {
+				_, _, err := testkit.Call(ctxTimeout(t), client, st, nil)
+				assert.NoError(t, err, p, testkit.StreamTypeName(st))
+			}
+		}
+	}
+	assert.Equal(t, ts.fetches.Load(), int64(1))
+	assert.Equal(t, f.lastUser.Load(), any("minted-x"), "the server saw another token")
+
+	value, err := creds.HeaderValue(context.Background())
+	assert.NoError(t, err)
+	assert.Equal(t, value, "Bearer minted-x")
+	clock.Advance(56 * time.Minute) // inside the refresh window: the expiry was read
+	value, err = creds.HeaderValue(context.Background())
+	assert.NoError(t, err)
+	assert.Equal(t, value, "Bearer minted-xx")
+
+	clock.Advance(2 * time.Hour)
+	ts.fail.Store(true)
+	_, err = creds.HeaderValue(context.Background())
+	assert.Code(t, err, connect.CodeUnauthenticated)
+	assert.Contains(t, err.Error(), "token endpoint down")
+
+	nilToken := authn.OAuth2(oauth2TokenSourceFunc(func() (*oauth2Token, error) { return nil, nil }))
+	_, _, err = nilToken.Token(context.Background())
+	assert.Error(t, err)
+	type noExpiry struct{ AccessToken string }
+	wrongShape := authn.OAuth2(sourceOf(func() (*noExpiry, error) { return &noExpiry{"t"}, nil }))
+	_, _, err = wrongShape.Token(context.Background())
+	assert.Error(t, err)
+	byValue := authn.OAuth2(sourceOf(func() (oauth2Token, error) {
+		return oauth2Token{AccessToken: "v", Expiry: time.Unix(1, 0)}, nil
+	}))
+	token, expiry, err := byValue.Token(context.Background())
+	assert.NoError(t, err)
+	assert.Equal(t, token, "v")
+	assert.Equal(t, expiry, time.Unix(1, 0))
+}
+
+type oauth2TokenSourceFunc func() (*oauth2Token, error)
+
+func (f oauth2TokenSourceFunc) Token() (*oauth2Token, error) { return f() }
+
+type sourceFunc[T any] func() (T, error)
+
+func (f sourceFunc[T]) Token() (T, error) { return f() }
+
+func sourceOf[T any](f func() (T, error)) sourceFunc[T] { return sourceFunc[T](f) }
+
+// TestCredentialsSharedFetch checks that concurrent calls needing a token
+// share one fetch: with every caller blocked (synctest.Wait), the source
+// has been entered once, and all callers get its token.
+func TestCredentialsSharedFetch(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		gate := make(chan struct{})
+		var entered atomic.Int64
+		creds := authn.NewCredentials(authn.TokenFunc(func(context.Context) (string, time.Time, error) {
+			n := entered.Add(1)
+			<-gate
+			return "token-" + strings.Repeat("x", int(n)), time.Now().Add(time.Hour), nil
+		}))
+		values := make(chan string, 16)
+		for range 16 {
+			go func() {
+				value, err := creds.HeaderValue(context.Background())
+				if err != nil {
+					t.Error(err)
+				}
+				values <- value
+			}()
+		}
+		synctest.Wait() // one caller in the source, fifteen waiting for it
+		fetches := entered.Load()
+		close(gate)
+		got := map[string]int{}
+		for range 16 {
+			got[<-values]++
+		}
+		assert.Equal(t, fetches, int64(1), "concurrent calls fetched separately")
+		assert.Equal(t, got["Bearer token-x"], 16, got)
+	})
 }

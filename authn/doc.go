@@ -32,5 +32,6 @@
 //
 // Client side: [StaticToken] and [NewCredentials] return [Credentials],
 // which are a connect.Interceptor and, through [Credentials.RoundTripper],
-// an http.RoundTripper wrapper.
+// an http.RoundTripper wrapper. [TokenFunc] and [OAuth2] (for an
+// oauth2.TokenSource) supply refreshing tokens.
 package authn

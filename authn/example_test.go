@@ -80,3 +80,54 @@ func ExampleNewCredentials() {
 	// Output:
 	// Bearer token-1 Bearer token-1 1
 }
+
+func ExampleNewMiddleware() {
+	// The connectrpc.com/authn v0.2.0 way: an AuthFunc of your own.
+	auth := func(_ context.Context, req *http.Request) (any, error) {
+		token, ok := authn.BearerToken(req)
+		if !ok || token != "secret-token" {
+			err := authn.Errorf("invalid authorization")
+			err.Meta().Set("WWW-Authenticate", "Bearer")
+			return nil, err
+		}
+		return "alice", nil
+	}
+	handler := authn.NewMiddleware(auth).Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Println("handler sees", authn.GetInfo(r.Context()))
+	}))
+	for _, token := range []string{"wrong", "secret-token"} {
+		req := httptest.NewRequest(http.MethodPost, testv1connect.TestServicePingProcedure, strings.NewReader("{}"))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token)
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, req)
+		fmt.Println(rec.Code, rec.Header().Get("WWW-Authenticate"))
+	}
+	// Output:
+	// 401 Bearer
+	// handler sees alice
+	// 200
+}
+
+// exampleToken and exampleSource stand for golang.org/x/oauth2's Token and
+// TokenSource, such as clientcredentials.Config.TokenSource(ctx).
+type exampleToken struct {
+	AccessToken string
+	Expiry      time.Time
+}
+
+type exampleSource struct{}
+
+func (exampleSource) Token() (*exampleToken, error) {
+	return &exampleToken{AccessToken: "oauth2-token", Expiry: time.Now().Add(time.Hour)}, nil
+}
+
+func ExampleOAuth2() {
+	var source interface{ Token() (*exampleToken, error) } = exampleSource{}
+	creds := authn.NewCredentials(authn.OAuth2(source))
+	_ = connect.WithInterceptors(creds)
+	value, err := creds.HeaderValue(context.Background())
+	fmt.Println(value, err)
+	// Output:
+	// Bearer oauth2-token <nil>
+}

@@ -2,6 +2,7 @@ package authn
 
 import (
 	"encoding/base64"
+	"mime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,11 +13,14 @@ import (
 // InferProtocol guesses the RPC protocol of request from its method and
 // Content-Type (and, for GET, its query): [connect.ProtocolGRPC],
 // [connect.ProtocolGRPCWeb] or [connect.ProtocolConnect]. The boolean is
-// false when request does not look like an RPC at all.
+// false when request does not look like an RPC at all. The Content-Type is
+// compared in canonical form (lower case, without parameters), as connect-go
+// does before choosing a codec, so every request connect-go would serve as
+// an RPC is recognized as one.
 func InferProtocol(request *http.Request) (string, bool) {
 	switch request.Method {
 	case http.MethodPost:
-		ctype := headerValue(request.Header, "Content-Type")
+		ctype := canonicalContentType(headerValue(request.Header, "Content-Type"))
 		switch {
 		case hasMediaPrefix(ctype, "application/grpc-web"):
 			return connect.ProtocolGRPCWeb, true
@@ -39,6 +43,35 @@ func InferProtocol(request *http.Request) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// canonicalContentType returns the media type of ctype in lower case,
+// without parameters. Like connect-go, it returns the common canonical form
+// without allocating and parses anything else.
+func canonicalContentType(ctype string) string {
+	if isCanonicalContentType(ctype) {
+		return ctype
+	}
+	if base, _, err := mime.ParseMediaType(ctype); err == nil {
+		return base // lower case
+	}
+	return strings.ToLower(strings.TrimSpace(ctype))
+}
+
+// isCanonicalContentType reports whether ctype is made of lower-case
+// letters, '.', '+' and '-' around exactly one '/'.
+func isCanonicalContentType(ctype string) bool {
+	slashes := 0
+	for i := 0; i < len(ctype); i++ {
+		switch c := ctype[i]; {
+		case c >= 'a' && c <= 'z', c == '.', c == '+', c == '-':
+		case c == '/':
+			slashes++
+		default:
+			return false
+		}
+	}
+	return slashes == 1
 }
 
 // hasMediaPrefix reports whether ctype is base or base followed by "+codec"

@@ -28,6 +28,15 @@ func TestInferProtocol(t *testing.T) {
 		{"POST", "application/connect+proto", "", connect.ProtocolConnect, true},
 		{"POST", "application/json", "", connect.ProtocolConnect, true},
 		{"POST", "application/proto", "", connect.ProtocolConnect, true},
+		// connect-go canonicalizes the Content-Type before choosing a
+		// codec, so these are RPCs too.
+		{"POST", "Application/GRPC", "", connect.ProtocolGRPC, true},
+		{"POST", "application/grpc ; x=y", "", connect.ProtocolGRPC, true},
+		{"POST", "APPLICATION/GRPC-WEB+proto", "", connect.ProtocolGRPCWeb, true},
+		{"POST", "Application/Connect+Proto", "", connect.ProtocolConnect, true},
+		{"POST", "Application/JSON; Charset=UTF-8", "", connect.ProtocolConnect, true},
+		{"POST", "application/json;charset=utf-8", "", connect.ProtocolConnect, true},
+		{"POST", "TEXT/plain", "", "", false},
 		{"POST", "text/plain", "", "", false},
 		{"POST", "", "", "", false},
 		{"GET", "", "message=e30&encoding=json", connect.ProtocolConnect, true},

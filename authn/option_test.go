@@ -1,9 +1,12 @@
 package authn_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -60,6 +63,35 @@ func TestPublicProcedures(t *testing.T) {
 		err := ping(ctxTimeout(t), testkit.NewClient(srv, testkit.ConnectProto), nil)
 		assert.Code(t, err, connect.CodeUnauthenticated)
 	})
+	t.Run("health_and_reflection", func(t *testing.T) {
+		t.Parallel()
+		reached := 0
+		h := authn.New(auth, authn.WithPublicServices("grpc.health.v1.Health", "grpc.reflection.*")).
+			Wrap(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached++ }))
+		for path, public := range map[string]bool{
+			"/grpc.health.v1.Health/Check":                                   true,
+			"/grpc.health.v1.Health/Watch":                                   true,
+			"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo":      true,
+			"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": true,
+			"/prefix/grpc.health.v1.Health/Check":                            true,
+			"/grpc.health.v1.HealthX/Check":                                  false,
+			"/grpc.health.v1/Check":                                          false,
+			"/grpc.reflectionX.v1.ServerReflection/ServerReflectionInfo":     false,
+			"/grpc.reflection./ServerReflectionInfo":                         false,
+			"/grpc.health.v1.Health/":                                        false,
+			testv1connect.TestServicePingProcedure:                           false,
+		} {
+			reached = 0
+			req := httptest.NewRequest(http.MethodPost, path, http.NoBody)
+			req.Header.Set("Content-Type", "application/grpc")
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			assert.Equal(t, reached == 1, public, path)
+			if !public {
+				assert.Equal(t, rec.Header().Get("Grpc-Status"), "16", path)
+			}
+		}
+	})
 }
 
 // TestPreflight checks that CORS preflights reach the next handler without
@@ -110,6 +142,23 @@ func TestPreflight(t *testing.T) {
 	assert.Equal(t, preflight(srv, "", ""), http.StatusUnauthorized)
 	assert.Equal(t, preflight(strict, "POST", ""), http.StatusUnauthorized)
 	assert.Equal(t, preflights.Load(), int64(2))
+
+	// A preflight passed through to connect-go never runs an RPC handler,
+	// whatever it carries: connect-go serves RPCs only for POST and GET.
+	f := newFixture(auth)
+	direct := testkit.NewServer(t, f.handler, testkit.HTTP1)
+	for _, ctype := range []string{"application/json", "application/grpc-web+proto", "application/connect+json"} {
+		req, _ := http.NewRequest(http.MethodOptions, direct.URL+testv1connect.TestServicePingProcedure, strings.NewReader("{}"))
+		req.Header.Set("Origin", "https://example.com")
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Content-Type", ctype)
+		res, err := direct.Client.Do(req)
+		assert.NoError(t, err)
+		_, _ = io.Copy(io.Discard, res.Body)
+		_ = res.Body.Close()
+		assert.True(t, res.StatusCode >= 400, ctype, res.StatusCode)
+	}
+	assert.Equal(t, f.calls.Load(), int64(0), "a preflight ran an RPC handler")
 }
 
 // TestNonRPC checks the three policies for requests that are not RPCs.
@@ -146,6 +195,66 @@ func TestNonRPC(t *testing.T) {
 	f := newFixture(auth, authn.WithNonRPC(authn.NonRPCAllow))
 	srv := testkit.NewServer(t, f.handler, testkit.H2C)
 	assert.Code(t, ping(ctxTimeout(t), testkit.NewClient(srv, testkit.ConnectJSON), nil), connect.CodeUnauthenticated)
+}
+
+// TestNonRPCPolicyNeverAppliesToRPCs sends RPCs whose Content-Type is not
+// in canonical form (upper case, parameters, spaces), which connect-go
+// canonicalizes and serves: under every non-RPC policy they must be
+// authenticated like any RPC, never let through nor answered 404.
+func TestNonRPCPolicyNeverAppliesToRPCs(t *testing.T) {
+	t.Parallel()
+	auth := authn.BearerTokens(map[string]any{goodToken: wantUser})
+	type request struct {
+		network testkit.Network
+		ctype   string
+		body    []byte
+	}
+	grpcBody := make([]byte, 5) // one empty, uncompressed message
+	requests := []request{
+		{testkit.HTTP1, "Application/JSON", []byte("{}")},
+		{testkit.HTTP1, "APPLICATION/JSON; charset=utf-8", []byte("{}")},
+		{testkit.HTTP1, "application/json ; charset=utf-8", []byte("{}")},
+		{testkit.HTTP1, "Application/Grpc-Web+Proto", grpcBody},
+		{testkit.H2C, "Application/Grpc", grpcBody},
+		{testkit.H2C, "application/GRPC+proto", grpcBody},
+	}
+	for _, policy := range []authn.NonRPCPolicy{authn.NonRPCAuthenticate, authn.NonRPCAllow, authn.NonRPCDeny} {
+		f := newFixture(auth, authn.WithNonRPC(policy))
+		servers := map[testkit.Network]*testkit.Server{
+			testkit.HTTP1: testkit.NewServer(t, f.handler, testkit.HTTP1),
+			testkit.H2C:   testkit.NewServer(t, f.handler, testkit.H2C),
+		}
+		for _, r := range requests {
+			send := func(token string) (status int, grpcStatus string) {
+				srv := servers[r.network]
+				req, err := http.NewRequest(http.MethodPost, srv.URL+testv1connect.TestServicePingProcedure, bytes.NewReader(r.body))
+				assert.NoError(t, err)
+				req.Header.Set("Content-Type", r.ctype)
+				if token != "" {
+					req.Header.Set("Authorization", "Bearer "+token)
+				}
+				res, err := srv.Client.Do(req)
+				assert.NoError(t, err)
+				_, _ = io.Copy(io.Discard, res.Body)
+				_ = res.Body.Close()
+				return res.StatusCode, res.Header.Get("Grpc-Status") + res.Trailer.Get("Grpc-Status")
+			}
+			name := fmt.Sprintf("policy %d, %s %q", policy, r.network, r.ctype)
+			status, grpcStatus := send("")
+			if strings.Contains(strings.ToLower(r.ctype), "grpc") {
+				assert.Equal(t, status, http.StatusOK, name)
+				assert.Equal(t, grpcStatus, "16", name)
+			} else {
+				assert.Equal(t, status, http.StatusUnauthorized, name)
+			}
+			assert.Equal(t, f.calls.Load(), int64(0), name, "an RPC reached the handler unauthenticated")
+			status, grpcStatus = send(goodToken)
+			assert.Equal(t, status, http.StatusOK, name)
+			assert.True(t, grpcStatus == "" || grpcStatus == "0", name, grpcStatus)
+			assert.Equal(t, f.calls.Load(), int64(1), name)
+			f.calls.Store(0)
+		}
+	}
 }
 
 // TestIdentityNoLeak runs many concurrent callers with different tokens over

@@ -361,10 +361,14 @@ func TestRotation(t *testing.T) {
 	_, err = e.verifier.Verify(ctxTimeout(t), old)
 	assert.Code(t, err, connect.CodeUnauthenticated) // rsa-1 is gone
 
-	// More unknown key IDs fail fast: no fetch.
+	// More unknown key IDs fail fast, without fetching and without
+	// waiting for the limiter (the caller sets no deadline).
 	for _, kid := range []string{"x1", "x2", "x3"} {
-		_, err = e.verifier.Verify(ctxTimeout(t), sign(t, jose.RS256, kid, rsaKey2, claimsAt(now, "x")))
-		assert.Code(t, err, connect.CodeUnauthenticated)
+		token := sign(t, jose.RS256, kid, rsaKey2, claimsAt(now, "x"))
+		returnsWithin(t, 5*time.Second, func() {
+			_, err := e.verifier.Verify(context.Background(), token)
+			assert.Code(t, err, connect.CodeUnauthenticated)
+		})
 	}
 	assert.Equal(t, e.srv.fetches.Load(), before+1, "refetch not rate limited")
 
@@ -419,9 +423,15 @@ func TestKeepLastGood(t *testing.T) {
 	_, err := e.verifier.Verify(ctxTimeout(t), token)
 	assert.NoError(t, err)
 	failures := map[string]func(){
-		"http_500":   func() { e.srv.status.Store(500) },
-		"bad_json":   func() { e.srv.status.Store(200); e.srv.doc.Store([]byte("{not json")) },
-		"too_large":  func() { e.srv.doc.Store([]byte(`{"keys":[],"pad":"` + strings.Repeat("x", 5000) + `"}`)) },
+		"http_500": func() { e.srv.status.Store(500) },
+		"bad_json": func() { e.srv.status.Store(200); e.srv.doc.Store([]byte("{not json")) },
+		"too_large": func() {
+			// A valid set (of other keys) that is only wrong in its size.
+			e.srv.status.Store(200)
+			e.srv.setKeys(t, public("rsa-2", "RS256", rsaKey2))
+			doc := e.srv.doc.Load().([]byte)
+			e.srv.doc.Store(append(doc[:len(doc)-1:len(doc)-1], []byte(`,"pad":"`+strings.Repeat("x", 4096)+`"}`)...))
+		},
 		"no_keys":    func() { e.srv.doc.Store([]byte(`{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}`)) },
 		"empty_body": func() { e.srv.doc.Store([]byte{}) },
 	}
@@ -434,11 +444,29 @@ func TestKeepLastGood(t *testing.T) {
 	t.Run("timeout", func(t *testing.T) {
 		e.srv.hang = make(chan struct{})
 		defer close(e.srv.hang)
-		err := e.keys.Refresh(ctxTimeout(t))
-		assert.Error(t, err)
+		// The caller sets no deadline: only the fetch timeout ends it.
+		returnsWithin(t, 5*time.Second, func() {
+			assert.Error(t, e.keys.Refresh(context.Background()))
+		})
 		_, err = e.verifier.Verify(ctxTimeout(t), token)
 		assert.NoError(t, err)
 	})
+}
+
+// returnsWithin runs f and fails the test if it has not returned after d
+// (a hang guard: the bound is far above what f should take).
+func returnsWithin(t *testing.T, d time.Duration, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	select {
+	case <-done:
+	case <-time.After(d):
+		t.Fatalf("still running after %v", d)
+	}
 }
 
 // TestUnsupportedKeyInSet checks one undecodable or unusable key does not
@@ -469,4 +497,76 @@ func TestUnsupportedKeyInSet(t *testing.T) {
 	assert.Code(t, err, connect.CodeUnauthenticated)
 	_, err = v.Verify(ctxTimeout(t), sign(t, jose.RS256, "enc", rsaKey, claimsAt(now, "a")))
 	assert.Code(t, err, connect.CodeUnauthenticated)
+}
+
+// TestCloseWaitsForRefresh stops a key set while its background refresh is
+// inside the (injected) HTTP client: Close must return only after that
+// fetch has returned and the goroutine has ended.
+func TestCloseWaitsForRefresh(t *testing.T) {
+	t.Parallel()
+	testKeys(t)
+	srv := newJWKSServer(t, public("rsa-1", "RS256", rsaKey))
+	transport := &stallingTransport{base: srv.Client().Transport, stalled: make(chan struct{})}
+	keys, err := jwt.NewJWKS(srv.URL, jwt.WithHTTPClient(&http.Client{Transport: transport}),
+		jwt.WithRefreshInterval(time.Millisecond))
+	assert.NoError(t, err)
+	select {
+	case <-transport.stalled:
+	case <-time.After(10 * time.Second):
+		_ = keys.Close()
+		t.Fatal("the background refresh never ran through the injected client")
+	}
+	assert.NoError(t, keys.Close())
+	assert.True(t, transport.returned.Load(), "Close returned while a refresh was still running")
+	assert.Equal(t, srv.fetches.Load(), int64(1), "only the first fetch reaches the server")
+}
+
+// stallingTransport serves the first request and stalls every later one
+// until its context ends, then takes a little longer to return.
+type stallingTransport struct {
+	base     http.RoundTripper
+	calls    atomic.Int64
+	stalled  chan struct{}
+	once     sync.Once
+	returned atomic.Bool
+}
+
+func (s *stallingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if s.calls.Add(1) == 1 {
+		return s.base.RoundTrip(req)
+	}
+	s.once.Do(func() { close(s.stalled) })
+	<-req.Context().Done()
+	time.Sleep(50 * time.Millisecond)
+	s.returned.Store(true)
+	return nil, req.Context().Err()
+}
+
+// TestAlgorithmAllowList checks that only the listed algorithms verify, even
+// with a valid signature by a key of the set, and that a key's own "alg"
+// binds it to that algorithm (an RS256 key never verifies PS256).
+func TestAlgorithmAllowList(t *testing.T) {
+	t.Parallel()
+	testKeys(t)
+	c := newClock()
+	now := c.Now()
+	srv := newJWKSServer(t, public("rsa-1", "RS256", rsaKey), public("rsa-any", "", rsaKey2), public("ec-1", "ES256", ecKey))
+	keys, err := jwt.NewJWKS(srv.URL, jwt.WithHTTPClient(srv.Client()), jwt.WithRefreshInterval(0), jwt.WithJWKSClock(c.Now))
+	assert.NoError(t, err)
+	defer keys.Close()
+	verify := func(algs []string, token string) error {
+		v, err := jwt.NewVerifier(keys, algs, jwt.WithClock(c.Now))
+		assert.NoError(t, err)
+		_, err = v.Verify(ctxTimeout(t), token)
+		return err
+	}
+	es256 := sign(t, jose.ES256, "ec-1", ecKey, claimsAt(now, "a"))
+	rs256 := sign(t, jose.RS256, "rsa-1", rsaKey, claimsAt(now, "a"))
+	assert.NoError(t, verify([]string{"ES256"}, es256))
+	assert.Code(t, verify([]string{"RS256"}, es256), connect.CodeUnauthenticated)
+	assert.NoError(t, verify([]string{"RS256"}, rs256))
+	assert.Code(t, verify([]string{"ES256", "EdDSA"}, rs256), connect.CodeUnauthenticated)
+	// rsa-1 says "alg":"RS256"; rsa-any names no algorithm.
+	assert.Code(t, verify([]string{"RS256", "PS256"}, sign(t, jose.PS256, "rsa-1", rsaKey, claimsAt(now, "a"))), connect.CodeUnauthenticated)
+	assert.NoError(t, verify([]string{"RS256", "PS256"}, sign(t, jose.PS256, "rsa-any", rsaKey2, claimsAt(now, "a"))))
 }
