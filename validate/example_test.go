@@ -69,3 +69,28 @@ func ExampleWithFailureHook() {
 	// invalid_argument
 	// map[violation /connectware.test.v1.TestService/Ping:1]
 }
+
+// Procedures and message types can be exempted, here Ping, whose invalid
+// request then reaches the handler while other procedures stay guarded.
+func ExampleWithIgnoreProcedures() {
+	mux := http.NewServeMux()
+	mux.Handle(testv1connect.NewTestServiceHandler(
+		&testkit.PingServer{},
+		connect.WithInterceptors(validate.NewInterceptor(
+			validate.WithIgnoreProcedures(testv1connect.TestServicePingProcedure),
+		)),
+	))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	client := testv1connect.NewTestServiceClient(srv.Client(), srv.URL)
+	res, err := client.Ping(context.Background(), connect.NewRequest(&testv1.PingRequest{Number: -1}))
+	fmt.Println(res.Msg.GetNumber(), err)
+	stream := client.Sum(context.Background())
+	_ = stream.Send(&testv1.SumRequest{Number: -1})
+	_, err = stream.CloseAndReceive()
+	fmt.Println(connect.CodeOf(err))
+	// Output:
+	// -1 <nil>
+	// invalid_argument
+}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	validatepb "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"buf.build/go/protovalidate"
@@ -128,8 +129,11 @@ type recorder struct {
 	testkit.PingServer
 
 	requests atomic.Int64
-	mu       sync.Mutex
-	numbers  []int64
+	// strays counts requests marked by markInvalid: calls whose first
+	// message is invalid, which a client interceptor must never send.
+	strays  atomic.Int64
+	mu      sync.Mutex
+	numbers []int64
 	// sumEnded, when set, receives how each Sum call's request stream
 	// ended: nil for a clean end, else the receive error.
 	sumEnded chan error
@@ -141,8 +145,52 @@ func (r *recorder) handler(opts ...connect.HandlerOption) http.Handler {
 	mux := testkit.NewMux(r, opts...)
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.requests.Add(1)
+		if req.Header.Get(invalidHeader) != "" {
+			r.strays.Add(1)
+		}
 		mux.ServeHTTP(w, req)
 	})
+}
+
+// noStrays fails the test if a marked request reached the server. connect-go
+// starts HTTP requests on a goroutine of its own, so a request wrongly
+// started by a client can arrive after the call has returned: noStrays
+// watches for a grace period before it concludes that none will.
+func (r *recorder) noStrays(tb testing.TB) {
+	tb.Helper()
+	deadline := time.Now().Add(300 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		if n := r.strays.Load(); n != 0 {
+			tb.Fatalf("%d requests whose first message was invalid reached the server", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// invalidHeader marks the requests of calls whose first message is invalid.
+const invalidHeader = "X-Test-Invalid"
+
+// markInvalid is a client interceptor that sets invalidHeader on every
+// call, so that a server can tell if such a call reaches it.
+type markInvalid struct{}
+
+func (markInvalid) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		req.Header().Set(invalidHeader, "1")
+		return next(ctx, req)
+	}
+}
+
+func (markInvalid) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
+		conn := next(ctx, spec)
+		conn.RequestHeader().Set(invalidHeader, "1")
+		return conn
+	}
+}
+
+func (markInvalid) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return next
 }
 
 func (r *recorder) saw(n int64) {
@@ -174,12 +222,18 @@ func (r *recorder) Sum(_ context.Context, stream *connect.ClientStream[testv1.Su
 	for stream.Receive() {
 		r.saw(stream.Msg().GetNumber())
 		if r.sumSaw != nil {
-			r.sumSaw <- stream.Msg().GetNumber()
+			select { // never block the handler, even when a test went wrong
+			case r.sumSaw <- stream.Msg().GetNumber():
+			default:
+			}
 		}
 		sum += stream.Msg().GetNumber()
 	}
 	if r.sumEnded != nil {
-		r.sumEnded <- stream.Err()
+		select {
+		case r.sumEnded <- stream.Err():
+		default:
+		}
 	}
 	if err := stream.Err(); err != nil {
 		return nil, err

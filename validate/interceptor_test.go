@@ -32,10 +32,10 @@ func TestHandler(t *testing.T) {
 	testkit.Matrix(t, h, func(t *testing.T, c testkit.Case) {
 		client := c.Client()
 		for _, st := range testkit.StreamTypes() {
+			if !testkit.SupportsStream(c.Network, st) {
+				continue // bidi streaming needs HTTP/2: covered over h2c and tls
+			}
 			t.Run(testkit.StreamTypeName(st)+"/handler", func(t *testing.T) {
-				if !testkit.SupportsStream(c.Network, st) {
-					t.Skip("bidi streaming needs HTTP/2") // covered over h2c and tls
-				}
 				ctx := testContext(t)
 				_, _, err := testkit.Call(ctx, client, st, nil)
 				assert.NoError(t, err, "valid call")
@@ -60,12 +60,19 @@ func TestHandler(t *testing.T) {
 // TestClient runs every protocol, network and RPC kind with the interceptor
 // on the client and none on the server: an invalid request fails locally
 // with InvalidArgument and a Violations detail, and when it is the first
-// message no HTTP request is made at all.
+// message no HTTP request is made at all (not even a late one: the calls
+// are marked, and the server watches for them after the last call).
 func TestClient(t *testing.T) {
 	t.Parallel()
 	rec := &recorder{}
+	// The invalid calls get a context that outlives their subtests, so that
+	// a request wrongly started in the background is not canceled before
+	// the server can see it.
+	longCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	testkit.Matrix(t, rec.handler(), func(t *testing.T, c testkit.Case) {
 		client := c.Client(connect.WithInterceptors(validate.NewInterceptor()))
+		marked := c.Client(connect.WithInterceptors(markInvalid{}, validate.NewInterceptor()))
 		for _, st := range testkit.StreamTypes() {
 			t.Run(testkit.StreamTypeName(st)+"/client", func(t *testing.T) {
 				ctx := testContext(t)
@@ -74,7 +81,7 @@ func TestClient(t *testing.T) {
 					assert.NoError(t, err, "valid call")
 				}
 				before := rec.requests.Load()
-				err := callInvalid(ctx, client, st, false)
+				err := callInvalid(longCtx, marked, st, false)
 				assert.Code(t, err, connect.CodeInvalidArgument)
 				if st == connect.StreamTypeUnary {
 					assert.Equal(t, ruleIDs(t, err), pingRuleIDs)
@@ -92,6 +99,7 @@ func TestClient(t *testing.T) {
 			})
 		}
 	})
+	rec.noStrays(t)
 }
 
 // TestClientSendError checks that on a client the failing Send itself
@@ -100,11 +108,13 @@ func TestClient(t *testing.T) {
 func TestClientSendError(t *testing.T) {
 	t.Parallel()
 	rec := &recorder{}
+	longCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	srv := testkit.NewServer(t, rec.handler(), testkit.H2C)
 	for _, p := range testkit.Protocols() {
 		t.Run("h2c/"+p.String()+"/bidi_stream/client", func(t *testing.T) {
-			client := testkit.NewClient(srv, p, connect.WithInterceptors(validate.NewInterceptor()))
-			stream := client.CumSum(testContext(t))
+			client := testkit.NewClient(srv, p, connect.WithInterceptors(markInvalid{}, validate.NewInterceptor()))
+			stream := client.CumSum(longCtx)
 			assert.Code(t, stream.Send(&testv1.CumSumRequest{Number: -1}), connect.CodeInvalidArgument)
 			assert.Code(t, stream.Send(&testv1.CumSumRequest{Number: 1}), connect.CodeInvalidArgument, "a failed stream stays failed")
 			_, err := stream.Receive()
@@ -114,6 +124,7 @@ func TestClientSendError(t *testing.T) {
 			assert.Equal(t, rec.requests.Load(), int64(0))
 		})
 	}
+	rec.noStrays(t)
 }
 
 // TestClientMidStream checks that when a client stream's second message

@@ -5,6 +5,7 @@ package validate_test
 import (
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -59,6 +60,45 @@ func TestIgnoreMessages(t *testing.T) {
 	forBothSides(t, validate.NewInterceptor(
 		validate.WithIgnoreMessages((*testv1.PingRequest)(nil)),
 	), pingPassesSumFails)
+}
+
+// streamsPassPingFails checks that invalid messages, first or mid-stream,
+// go through on all three kinds of stream while an invalid Ping is still
+// rejected.
+func streamsPassPingFails(t *testing.T, client testv1connect.TestServiceClient) {
+	t.Helper()
+	ctx := testContext(t)
+	for _, st := range []connect.StreamType{connect.StreamTypeClient, connect.StreamTypeServer, connect.StreamTypeBidi} {
+		for _, late := range []bool{false, true} {
+			err := callInvalid(ctx, client, st, late)
+			if st == connect.StreamTypeBidi && errors.Is(err, io.EOF) {
+				err = nil // callInvalid reads a bidi stream to its end
+			}
+			assert.NoError(t, err, testkit.StreamTypeName(st), "must not be validated, late:", late)
+		}
+	}
+	_, err := client.Ping(ctx, connect.NewRequest(invalidPing()))
+	assert.Code(t, err, connect.CodeInvalidArgument, "Ping is still validated")
+}
+
+// TestIgnoreStreamingProcedures checks that the procedure list exempts
+// streams too, on handlers and clients.
+func TestIgnoreStreamingProcedures(t *testing.T) {
+	t.Parallel()
+	forBothSides(t, validate.NewInterceptor(
+		validate.WithIgnoreProcedures(testv1connect.TestServiceSumProcedure, testv1connect.TestServiceCountUpProcedure),
+		validate.WithIgnoreProcedures(testv1connect.TestServiceCumSumProcedure), // lists add up
+	), streamsPassPingFails)
+}
+
+// TestIgnoreStreamingMessages checks that the message list exempts the
+// messages of streams too, on handlers and clients.
+func TestIgnoreStreamingMessages(t *testing.T) {
+	t.Parallel()
+	forBothSides(t, validate.NewInterceptor(
+		validate.WithIgnoreMessages((*testv1.SumRequest)(nil), (*testv1.CountUpRequest)(nil)),
+		validate.WithIgnoreMessages(nil, (*testv1.CumSumRequest)(nil)), // lists add up; nil is skipped
+	), streamsPassPingFails)
 }
 
 // TestWithoutErrorDetails checks that the detail goes but the code and the

@@ -3,10 +3,10 @@
 package validate_test
 
 import (
-	"connectrpc.com/connect"
 	"testing"
 
 	"buf.build/go/protovalidate"
+	"connectrpc.com/connect"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/connectware/connectware/internal/assert"
