@@ -6,6 +6,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"time"
+
+	"connectrpc.com/connect"
 
 	"github.com/connectware/connectware/grpchealth"
 )
@@ -42,12 +45,52 @@ func Example() {
 
 func ExampleStaticChecker_AddProbe() {
 	checker := grpchealth.NewStaticChecker("greet.v1.GreetService")
-	defer checker.Close()
+	defer checker.Close() // stops the probes
 	// The service is NOT_SERVING until the probe has passed, and whenever
-	// it fails later.
+	// it fails later. Check only reads the cached result.
 	ping := func(ctx context.Context) error { return nil } // e.g. db.PingContext
-	checker.AddProbe("greet.v1.GreetService", "db", ping)
-	_, _ = checker.Check(context.Background(), &grpchealth.CheckRequest{Service: "greet.v1.GreetService"})
+	checker.AddProbe("greet.v1.GreetService", "db", ping,
+		grpchealth.WithProbeTimeout(time.Second),
+		grpchealth.WithProbeInterval(5*time.Second),
+	)
+	for {
+		res, err := checker.Check(context.Background(), &grpchealth.CheckRequest{Service: "greet.v1.GreetService"})
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		if res.Status == grpchealth.StatusServing {
+			fmt.Println("greet:", res.Status)
+			return
+		}
+		time.Sleep(time.Millisecond) // the first run has not finished yet
+	}
+	// Output:
+	// greet: serving
+}
+
+func ExampleClient_WatchFunc() {
+	checker := grpchealth.NewStaticChecker("greet.v1.GreetService")
+	mux := http.NewServeMux()
+	mux.Handle(grpchealth.NewHandler(checker))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	client := grpchealth.NewClient(srv.Client(), srv.URL, connect.WithGRPCWeb())
+	err := client.WatchFunc(context.Background(), &grpchealth.CheckRequest{Service: "greet.v1.GreetService"},
+		func(status grpchealth.Status) bool {
+			fmt.Println(status)
+			if status == grpchealth.StatusServing {
+				checker.SetStatus("greet.v1.GreetService", grpchealth.StatusNotServing)
+				return true // keep watching
+			}
+			return false // done
+		})
+	fmt.Println("err:", err)
+	// Output:
+	// serving
+	// not_serving
+	// err: <nil>
 }
 
 func ExampleClient_Watch() {

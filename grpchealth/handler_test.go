@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -78,7 +79,8 @@ func TestWatch(t *testing.T) {
 				checker.SetStatus(pingService, grpchealth.StatusNotServing)
 				assert.Equal(t, next(t, events), grpchealth.StatusNotServing)
 				// A repeated status is not sent again: the next message is
-				// the real change.
+				// the real change (TestWatchSendsOnlyChanges pins this down
+				// without relying on timing).
 				checker.SetStatus(pingService, grpchealth.StatusNotServing)
 				checker.SetStatus(pingService, grpchealth.StatusServing)
 				assert.Equal(t, next(t, events), grpchealth.StatusServing)
@@ -184,12 +186,15 @@ func TestWatchEndsWhenClientLeaves(t *testing.T) {
 }
 
 // TestWatchSlowWatcherGetsLatest blocks the handler's second Send while the
-// status flips many times: once unblocked, the watcher is sent the latest
-// status, not the backlog.
+// status flips many times: SetStatus never waits for the slow watcher, and
+// once unblocked the watcher is sent the latest status, not the backlog.
 func TestWatchSlowWatcherGetsLatest(t *testing.T) {
 	t.Parallel()
 	checker := grpchealth.NewStaticChecker(pingService)
 	gate := make(chan struct{})
+	var openGate sync.Once
+	release := func() { openGate.Do(func() { close(gate) }) }
+	defer release()
 	var sends atomic.Int64
 	var sent []grpchealth.Status
 	var mu sync.Mutex
@@ -212,11 +217,20 @@ func TestWatchSlowWatcherGetsLatest(t *testing.T) {
 	assert.Equal(t, next(t, events), grpchealth.StatusServing)
 	checker.SetStatus(pingService, grpchealth.StatusNotServing)
 	eventually(t, "second send blocked", func() bool { return sends.Load() == 2 })
-	for i := range 1000 {
-		checker.SetStatus(pingService, grpchealth.Status(1+i%2)) // ends on NOT_SERVING
+	flipped := make(chan struct{})
+	go func() {
+		defer close(flipped)
+		for i := range 1000 {
+			checker.SetStatus(pingService, grpchealth.Status(1+i%2)) // ends on NOT_SERVING
+		}
+		checker.SetStatus(pingService, grpchealth.StatusServing)
+	}()
+	select {
+	case <-flipped:
+	case <-time.After(15 * time.Second):
+		t.Fatal("SetStatus blocked on a slow watcher")
 	}
-	checker.SetStatus(pingService, grpchealth.StatusServing)
-	close(gate)
+	release()
 	assert.Equal(t, next(t, events), grpchealth.StatusNotServing)
 	assert.Equal(t, next(t, events), grpchealth.StatusServing)
 	cancel()
@@ -225,6 +239,55 @@ func TestWatchSlowWatcherGetsLatest(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	assert.Equal(t, sent, []grpchealth.Status{grpchealth.StatusServing, grpchealth.StatusNotServing, grpchealth.StatusServing})
+}
+
+// spuriousWatcher lets the test call a watch's onChange by hand, and counts
+// the Checks the handler makes.
+type spuriousWatcher struct {
+	*grpchealth.StaticChecker
+	checks   atomic.Int64
+	onChange atomic.Pointer[func()]
+}
+
+func (w *spuriousWatcher) Check(ctx context.Context, req *grpchealth.CheckRequest) (*grpchealth.CheckResponse, error) {
+	w.checks.Add(1)
+	return w.StaticChecker.Check(ctx, req)
+}
+
+func (w *spuriousWatcher) Watch(ctx context.Context, req *grpchealth.CheckRequest, onChange func()) (func(), error) {
+	w.onChange.Store(&onChange)
+	return w.StaticChecker.Watch(ctx, req, onChange)
+}
+
+// TestWatchSendsOnlyChanges: a notification that leaves the status as it
+// was sends nothing; the next message is the next real change.
+func TestWatchSendsOnlyChanges(t *testing.T) {
+	t.Parallel()
+	for _, n := range []testkit.Network{testkit.HTTP1, testkit.H2C} {
+		watcher := &spuriousWatcher{StaticChecker: grpchealth.NewStaticChecker(pingService)}
+		var sends atomic.Int64
+		mux := http.NewServeMux()
+		mux.Handle(grpchealth.NewHandler(watcher, connect.WithInterceptors(streamSendHook(func(any) { sends.Add(1) }))))
+		srv := testkit.NewServer(t, mux, n)
+		t.Run(n.String(), func(t *testing.T) {
+			ctx, cancel := context.WithCancel(testContext(t))
+			defer cancel()
+			events := grpchealth.NewClient(srv.Client, srv.URL, connect.WithGRPCWeb()).Watch(ctx, &grpchealth.CheckRequest{Service: pingService})
+			assert.Equal(t, next(t, events), grpchealth.StatusServing)
+			eventually(t, "watch registered", func() bool { return watcher.onChange.Load() != nil })
+			for range 5 {
+				before := watcher.checks.Load()
+				(*watcher.onChange.Load())() // wakes the handler, status unchanged
+				eventually(t, "handler re-read the status", func() bool { return watcher.checks.Load() > before })
+			}
+			watcher.SetStatus(pingService, grpchealth.StatusNotServing)
+			assert.Equal(t, next(t, events), grpchealth.StatusNotServing)
+			assert.Equal(t, sends.Load(), int64(2))
+			cancel()
+			for range events {
+			}
+		})
+	}
 }
 
 // TestWatchUnimplemented: a Checker that cannot watch answers Unimplemented.

@@ -17,9 +17,10 @@ import (
 
 // fakeClock is a Clock moved by hand.
 type fakeClock struct {
-	mu      sync.Mutex
-	now     time.Duration
-	waiters []fakeWaiter
+	mu        sync.Mutex
+	now       time.Duration
+	waiters   []fakeWaiter
+	requested []time.Duration // every d passed to After, in order
 }
 
 type fakeWaiter struct {
@@ -31,8 +32,16 @@ func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ch := make(chan time.Time, 1)
+	c.requested = append(c.requested, d)
 	c.waiters = append(c.waiters, fakeWaiter{at: c.now + d, ch: ch})
 	return ch
+}
+
+// Requested returns the durations passed to After so far.
+func (c *fakeClock) Requested() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]time.Duration(nil), c.requested...)
 }
 
 // Advance moves the clock by d and fires the timers that are due.
@@ -174,9 +183,25 @@ func TestProbeHungNeverBlocksCheck(t *testing.T) {
 		<-release // ignores its context for a while longer
 		return nil
 	}, grpchealth.WithProbeClock(clk), grpchealth.WithProbeTimeout(5*time.Second), grpchealth.WithProbeInterval(time.Second))
+	// Check answers while the probe hangs: NOT_SERVING (not ready yet).
+	checked := make(chan grpchealth.Status, 100)
+	go func() {
+		for range 100 {
+			res, err := checker.Check(context.Background(), &grpchealth.CheckRequest{Service: pingService})
+			if err != nil {
+				res = &grpchealth.CheckResponse{Status: grpchealth.StatusServiceUnknown}
+			}
+			checked <- res.Status
+		}
+	}()
 	for range 100 {
-		// Check answers while the probe hangs: NOT_SERVING (not ready yet).
-		assert.Equal(t, statusOfService(t, checker, pingService), grpchealth.StatusNotServing)
+		select {
+		case status := <-checked:
+			assert.Equal(t, status, grpchealth.StatusNotServing)
+		case <-time.After(15 * time.Second):
+			close(release)
+			t.Fatal("Check blocked on a hung probe")
+		}
 	}
 	var cause error
 	eventually(t, "probe timed out", func() bool {
@@ -243,4 +268,42 @@ func TestProbeAfterCloseIsIgnored(t *testing.T) {
 	checker.AddProbe(pingService, "late", func(context.Context) error { calls.Add(1); return nil })
 	assert.Equal(t, statusOfService(t, checker, pingService), grpchealth.StatusServing)
 	assert.Equal(t, calls.Load(), int64(0))
+}
+
+// TestProbeTimeoutAndInterval: each run is bounded by the probe's timeout
+// and followed by a pause of its interval (the defaults when unset or not
+// positive); the result is cached, so Checks never run the probe.
+func TestProbeTimeoutAndInterval(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name              string
+		options           []grpchealth.ProbeOption
+		timeout, interval time.Duration
+	}{
+		{"set", []grpchealth.ProbeOption{grpchealth.WithProbeTimeout(3 * time.Second), grpchealth.WithProbeInterval(7 * time.Second)}, 3 * time.Second, 7 * time.Second},
+		{"default", nil, grpchealth.DefaultProbeTimeout, grpchealth.DefaultProbeInterval},
+		{"not_positive", []grpchealth.ProbeOption{grpchealth.WithProbeTimeout(0), grpchealth.WithProbeInterval(-time.Second)}, grpchealth.DefaultProbeTimeout, grpchealth.DefaultProbeInterval},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			clk := &fakeClock{}
+			checker := grpchealth.NewStaticChecker()
+			defer checker.Close()
+			db := &switchable{}
+			checker.AddProbe(pingService, "db", db.check, append(tc.options, grpchealth.WithProbeClock(clk))...)
+			eventually(t, "first run, then the pause", func() bool { return len(clk.Requested()) == 2 })
+			assert.Equal(t, clk.Requested(), []time.Duration{tc.timeout, tc.interval})
+			assert.Equal(t, db.calls.Load(), int64(1))
+			for range 100 {
+				assert.Equal(t, statusOfService(t, checker, pingService), grpchealth.StatusServing)
+			}
+			assert.Equal(t, db.calls.Load(), int64(1)) // cached: Check ran no probe
+			clk.Advance(tc.interval - 1)
+			assert.Equal(t, len(clk.Requested()), 2) // not due yet
+			clk.Advance(1)
+			eventually(t, "second run", func() bool { return db.calls.Load() == 2 })
+			eventually(t, "second pause", func() bool { return len(clk.Requested()) == 4 })
+			assert.Equal(t, clk.Requested()[2:], []time.Duration{tc.timeout, tc.interval})
+		})
+	}
 }

@@ -307,3 +307,33 @@ func inUse() int64 {
 	runtime.ReadMemStats(&m)
 	return int64(m.HeapInuse + m.StackInuse)
 }
+
+// TestCheckAllocs holds the promise that a gRPC Check costs at most
+// the official handler's allocations. It counts them on the in-process path
+// of BenchmarkCheckHandler, where the counts do not depend on the network.
+func TestCheckAllocs(t *testing.T) {
+	subs := subjects()
+	allocs := map[string]float64{}
+	for _, name := range []string{"connectware", "official"} {
+		h := subs[name].handler
+		payload := requestMessage(service)
+		req := grpcRequest(context.Background(), "Check", payload)
+		body := append(binary.BigEndian.AppendUint32([]byte{0}, uint32(len(payload))), payload...)
+		reader := bytes.NewReader(body)
+		w := &grpcWriter{h: make(http.Header, 8)}
+		allocs[name] = testing.AllocsPerRun(1000, func() {
+			reader.Reset(body)
+			req.Body = readCloser{reader}
+			clear(w.h)
+			w.body.Reset()
+			h.ServeHTTP(w, req)
+			if status := w.h.Get(http.TrailerPrefix + "Grpc-Status"); status != "0" {
+				t.Fatalf("%s: grpc-status %q", name, status)
+			}
+		})
+	}
+	t.Logf("allocations per Check: %v", allocs)
+	if allocs["connectware"] > allocs["official"] {
+		t.Errorf("connectware allocates %v per Check, official %v", allocs["connectware"], allocs["official"])
+	}
+}
