@@ -109,6 +109,7 @@ func TestCORSPreflight(t *testing.T) {
 		res := preflight(origin, headers)
 		assert.Equal(t, res.StatusCode, http.StatusNoContent, name)
 		assert.Equal(t, res.Header.Get("Access-Control-Allow-Origin"), origin, name)
+		assert.Contains(t, strings.ToLower(res.Header.Get("Access-Control-Allow-Headers")), "authorization")
 		res = preflight("https://evil.example.net", headers)
 		assert.Equal(t, res.Header.Get("Access-Control-Allow-Origin"), "", name)
 	}
@@ -121,8 +122,9 @@ func TestCORSPreflight(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer "+p.Token)
 	res, err := http.DefaultClient.Do(req)
 	assert.NoError(t, err)
+	body, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	assert.Equal(t, res.StatusCode, http.StatusOK)
+	assert.Equal(t, res.StatusCode, http.StatusOK, string(body))
 	assert.Equal(t, res.Header.Get("Access-Control-Allow-Origin"), origin)
 	assert.Contains(t, res.Header.Get("Access-Control-Expose-Headers"), "Grpc-Status")
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"os/exec"
@@ -129,8 +130,9 @@ func TestReflection(t *testing.T) {
 	_, _ = ours.Close()
 }
 
-// TestDrainHealth: on SIGTERM a health watcher sees NOT_SERVING before the
-// process exits.
+// TestDrainHealth: on SIGTERM a health watcher sees NOT_SERVING, then its
+// stream ends (a Watch never ends on its own, and must not hold the drain
+// open), and the process exits 0 within 5 seconds.
 func TestDrainHealth(t *testing.T) {
 	p := startProcess(t)
 	health := healthpb.NewHealthClient(p.grpcConn(t))
@@ -141,10 +143,25 @@ func TestDrainHealth(t *testing.T) {
 	first, err := watch.Recv()
 	assert.NoError(t, err)
 	assert.Equal(t, first.GetStatus(), healthpb.HealthCheckResponse_SERVING)
+	start := time.Now()
 	assert.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
 	next, err := watch.Recv()
 	assert.NoError(t, err)
 	assert.Equal(t, next.GetStatus(), healthpb.HealthCheckResponse_NOT_SERVING)
+	_, err = watch.Recv()
+	assert.True(t, err != nil, "the Watch stream ends")
+	select {
+	case err := <-p.done:
+		p.done <- err // for the cleanup
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			t.Fatalf("exit status %d", exit.ExitCode())
+		}
+		assert.NoError(t, err)
+	case <-time.After(5*time.Second - time.Since(start)):
+		t.Fatal("did not exit within 5 s of SIGTERM")
+	}
+	assert.True(t, !strings.Contains(p.Stderr(), "cut off"), "the drain waited for the Watch stream:", p.Stderr())
 }
 
 // TestExampleClient runs examples/client against the server: Greet and

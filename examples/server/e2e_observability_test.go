@@ -22,13 +22,17 @@ var (
 	byClause   = regexp.MustCompile(`by \(([^)]*)\)`)
 	sampleLine = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{([^}]*)\})? `)
 	labelName  = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)="`)
+	// selector is a metric with label matchers, as in an expression.
+	selector     = regexp.MustCompile(`\b([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\}`)
+	matcherLabel = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)`)
 	// notMetrics are the parts of an expression that name labels only.
 	notMetrics = regexp.MustCompile(`by \([^)]*\)|\{[^}]*\}|, *[a-z_]+\)$`)
 )
 
 // TestObservabilityAssets scrapes the running example after calls of every
 // kind of outcome and checks that every metric the Grafana dashboard and
-// the Prometheus rules query exists, with the labels they group by.
+// the Prometheus rules query exists, with the labels they select on and
+// group by.
 func TestObservabilityAssets(t *testing.T) {
 	p := startProcess(t, "-rate", "0.5", "-burst", "3")
 	ctx := context.Background()
@@ -102,6 +106,14 @@ func TestObservabilityAssets(t *testing.T) {
 		for _, name := range names {
 			got, ok := labels[name]
 			assert.True(t, ok, "metric missing from /metrics:", name, "in", expr)
+			for _, sel := range selector.FindAllStringSubmatch(expr, -1) {
+				if sel[1] != name {
+					continue
+				}
+				for _, l := range matcherLabel.FindAllStringSubmatch(sel[2], -1) {
+					assert.True(t, got[l[1]], "label", l[1], "missing on", name, "in", expr)
+				}
+			}
 			for _, by := range byClause.FindAllStringSubmatch(expr, -1) {
 				for _, l := range strings.Split(by[1], ",") {
 					l = strings.TrimSpace(l)

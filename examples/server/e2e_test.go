@@ -31,7 +31,7 @@ import (
 	"github.com/connectware/connectware/internal/testkit"
 )
 
-var binary struct {
+var built struct {
 	once sync.Once
 	dir  string
 	path string
@@ -40,8 +40,8 @@ var binary struct {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binary.dir != "" {
-		_ = os.RemoveAll(binary.dir)
+	if built.dir != "" {
+		_ = os.RemoveAll(built.dir)
 	}
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
@@ -54,37 +54,50 @@ func TestMain(m *testing.M) {
 
 // process is the example server running as a process, as users run it.
 type process struct {
-	URL   string // http://127.0.0.1:PORT
-	Addr  string // 127.0.0.1:PORT
-	Token string
-	cmd   *exec.Cmd
-	done  chan error
-	out   *strings.Builder
-	mu    *sync.Mutex
+	URL    string // http://127.0.0.1:PORT
+	Addr   string // 127.0.0.1:PORT
+	Token  string
+	cmd    *exec.Cmd
+	done   chan error
+	out    *strings.Builder
+	errOut strings.Builder
+	mu     *sync.Mutex
+}
+
+// lockedWriter writes to w holding mu.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }
 
 // startProcess builds the example server once and starts it on a free
 // loopback port with args.
 func startProcess(t *testing.T, args ...string) *process {
 	t.Helper()
-	binary.once.Do(func() {
-		binary.dir, binary.err = os.MkdirTemp("", "connectware-server")
-		if binary.err != nil {
+	built.once.Do(func() {
+		built.dir, built.err = os.MkdirTemp("", "connectware-server")
+		if built.err != nil {
 			return
 		}
-		binary.path = filepath.Join(binary.dir, "server")
-		out, err := exec.Command("go", "build", "-race", "-o", binary.path, ".").CombinedOutput()
+		built.path = filepath.Join(built.dir, "server")
+		out, err := exec.Command("go", "build", "-race", "-o", built.path, ".").CombinedOutput()
 		if err != nil {
-			binary.err = fmt.Errorf("go build: %v\n%s", err, out)
+			built.err = fmt.Errorf("go build: %v\n%s", err, out)
 		}
 	})
-	assert.NoError(t, binary.err)
-	cmd := exec.Command(binary.path, append([]string{"-addr", "127.0.0.1:0"}, args...)...)
+	assert.NoError(t, built.err)
+	cmd := exec.Command(built.path, append([]string{"-addr", "127.0.0.1:0"}, args...)...)
 	stdout, err := cmd.StdoutPipe()
 	assert.NoError(t, err)
-	cmd.Stderr = os.Stderr
-	assert.NoError(t, cmd.Start())
 	p := &process{cmd: cmd, done: make(chan error, 1), out: &strings.Builder{}, mu: &sync.Mutex{}}
+	cmd.Stderr = io.MultiWriter(os.Stderr, lockedWriter{p.mu, &p.errOut})
+	assert.NoError(t, cmd.Start())
 	ready := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -124,11 +137,19 @@ func startProcess(t *testing.T, args ...string) *process {
 	return p
 }
 
-// Output returns what the process printed so far.
+// Output returns what the process printed to stdout so far.
 func (p *process) Output() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.out.String()
+}
+
+// Stderr returns what the process printed to stderr so far; read it once
+// the process has exited.
+func (p *process) Stderr() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.errOut.String()
 }
 
 // httpClient returns an HTTP/1.1 or prior-knowledge HTTP/2 client.
@@ -201,6 +222,22 @@ func TestGreetGRPCGo(t *testing.T) {
 	res := &greetv1.GreetResponse{}
 	assert.NoError(t, conn.Invoke(ctx, greetv1connect.GreetServiceGreetProcedure, &greetv1.GreetRequest{Name: "Grace"}, res))
 	assert.Equal(t, res.GetGreeting(), "Hello, Grace!")
+
+	desc := &grpc.StreamDesc{StreamName: "GreetStream", ServerStreams: true}
+	stream, err := conn.NewStream(ctx, desc, greetv1connect.GreetServiceGreetStreamProcedure)
+	assert.NoError(t, err)
+	assert.NoError(t, stream.SendMsg(&greetv1.GreetRequest{Name: "Grace"}))
+	assert.NoError(t, stream.CloseSend())
+	var got []string
+	for {
+		msg := &greetv1.GreetResponse{}
+		if err := stream.RecvMsg(msg); err != nil {
+			assert.True(t, errors.Is(err, io.EOF), err)
+			break
+		}
+		got = append(got, msg.GetGreeting())
+	}
+	assert.Equal(t, got, []string{"Hello, Grace!", "Good to see you, Grace.", "Goodbye, Grace!"})
 }
 
 func TestConnectGET(t *testing.T) {
@@ -217,30 +254,59 @@ func TestConnectGET(t *testing.T) {
 	assert.Equal(t, string(body), `{"greeting":"Hello, Ada!"}`)
 }
 
-// TestBadInput: every malformed request gets a Connect or gRPC error with
-// the right code, never a 500.
+// TestBadInput: every malformed request gets a Connect, gRPC or gRPC-Web
+// error with the right code and a message saying what is wrong, never a
+// 500.
 func TestBadInput(t *testing.T) {
 	p := startProcess(t)
-	greet := p.URL + greetv1connect.GreetServiceGreetProcedure
-	huge := `{"name":"` + strings.Repeat("a", 2<<20) + `"}`
+	const (
+		greet  = greetv1connect.GreetServiceGreetProcedure
+		stream = greetv1connect.GreetServiceGreetStreamProcedure
+	)
+	frame := func(flags byte, size int, payload string) string {
+		return string(append([]byte{flags, byte(size >> 24), byte(size >> 16), byte(size >> 8), byte(size)}, payload...))
+	}
+	huge := strings.Repeat("a", readMaxBytes+1)
 	cases := []struct {
-		name, contentType, body string
-		h2c                     bool
-		wantStatus              int
-		wantCode                string // Connect JSON code or grpc-status
+		name, method, path, contentType, encoding, body string
+		h2c                                             bool
+		wantStatus                                      int
+		wantCode                                        string // Connect code, or gRPC status number
+		wantMessage                                     string
 	}{
-		{"garbage_json", "application/json", "{{{", false, 400, "invalid_argument"},
-		{"garbage_proto", "application/proto", "\xff\xff\xff", false, 400, "invalid_argument"},
-		{"wrong_content_type", "text/plain", "hello", false, 415, ""},
-		{"oversized", "application/json", huge, false, 429, "resource_exhausted"},
-		{"truncated_grpc_frame", "application/grpc", "\x00\x00\x00\x00\x10\x0a", true, 200, "grpc-status:"},
-		{"truncated_grpcweb_frame", "application/grpc-web+proto", "\x00\x00\x00\x00\x10\x0a", false, 200, "grpc-status:"},
+		{"garbage_json", "POST", greet, "application/json", "", "{{{", false, 400, "invalid_argument", "unmarshal"},
+		{"garbage_proto", "POST", greet, "application/proto", "", "\xff\xff\xff", false, 400, "invalid_argument", "unmarshal"},
+		{"truncated_proto", "POST", greet, "application/proto", "", "\x0a\x10Ad", false, 400, "invalid_argument", "unmarshal"},
+		{"empty_body", "POST", greet, "application/json", "", "", false, 400, "invalid_argument", "zero-length payload"},
+		{"garbage_gzip", "POST", greet, "application/json", "gzip", "not gzip", false, 400, "invalid_argument", "decompress"},
+		{"unknown_encoding", "POST", greet, "application/json", "br", `{"name":"Ada"}`, false, 501, "unimplemented", "br"},
+		{"wrong_content_type", "POST", greet, "text/plain", "", "hello", false, 415, "", ""},
+		{"wrong_grpc_codec", "POST", greet, "application/grpc+xml", "", frame(0, 0, ""), true, 415, "", ""},
+		{"wrong_method", "GET", stream, "", "", "", false, 405, "", ""},
+		{"oversized_json", "POST", greet, "application/json", "", `{"name":"` + huge + `"}`, false, 429, "resource_exhausted", "larger than configured max"},
+		{"oversized_grpc_frame", "POST", greet, "application/grpc", "", frame(0, len(huge), huge), true, 200, "8", "larger than configured max"},
+		{"truncated_grpc_frame", "POST", greet, "application/grpc", "", frame(0, 16, "\x0a"), true, 200, "13", "promised 16 bytes"},
+		{"truncated_grpc_prefix", "POST", greet, "application/grpc", "", "\x00\x00\x00", true, 200, "13", "incomplete envelope"},
+		{"truncated_grpcweb_frame", "POST", greet, "application/grpc-web+proto", "", frame(0, 16, "\x0a"), false, 200, "13", "promised 16 bytes"},
+		{"truncated_connect_stream_frame", "POST", stream, "application/connect+proto", "", frame(0, 16, "\x0a"), false, 200, "internal", "promised 16 bytes"},
+		{"garbage_connect_stream_message", "POST", stream, "application/connect+json", "", frame(0, 3, "{{{"), false, 200, "invalid_argument", "unmarshal"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			req, err := http.NewRequest(http.MethodPost, greet, strings.NewReader(tc.body))
+			req, err := http.NewRequest(tc.method, p.URL+tc.path, strings.NewReader(tc.body))
 			assert.NoError(t, err)
-			req.Header.Set("Content-Type", tc.contentType)
+			if tc.contentType != "" {
+				req.Header.Set("Content-Type", tc.contentType)
+			}
+			switch {
+			case tc.encoding == "":
+			case strings.HasPrefix(tc.contentType, "application/grpc"):
+				req.Header.Set("Grpc-Encoding", tc.encoding)
+			case strings.HasPrefix(tc.contentType, "application/connect"):
+				req.Header.Set("Connect-Content-Encoding", tc.encoding)
+			default:
+				req.Header.Set("Content-Encoding", tc.encoding)
+			}
 			req.Header.Set("Authorization", "Bearer "+p.Token)
 			client := httpClient(tc.h2c)
 			defer client.CloseIdleConnections()
@@ -250,14 +316,22 @@ func TestBadInput(t *testing.T) {
 			res.Body.Close()
 			assert.Equal(t, res.StatusCode, tc.wantStatus, string(body))
 			switch {
-			case tc.wantCode == "grpc-status:":
+			case strings.HasPrefix(tc.contentType, "application/grpc") && tc.wantCode != "":
 				status := res.Trailer.Get("Grpc-Status") + res.Header.Get("Grpc-Status")
+				message := res.Trailer.Get("Grpc-Message") + res.Header.Get("Grpc-Message")
 				if status == "" { // gRPC-Web puts trailers in the body
-					status = string(body)
+					trailers := string(body)
+					if i := strings.Index(trailers, "grpc-status:"); i >= 0 {
+						status, _, _ = strings.Cut(strings.TrimSpace(trailers[i+len("grpc-status:"):]), "\r\n")
+					}
+					message = trailers
 				}
-				assert.True(t, status != "" && status != "0", "want a gRPC error status", status, res.Header)
+				assert.Equal(t, status, tc.wantCode, message)
+				message, _ = url.PathUnescape(message)
+				assert.Contains(t, message, tc.wantMessage)
 			case tc.wantCode != "":
 				assert.Contains(t, string(body), `"code":"`+tc.wantCode+`"`)
+				assert.Contains(t, string(body), tc.wantMessage)
 			}
 		})
 	}
@@ -336,9 +410,15 @@ func TestWebPage(t *testing.T) {
 // TestValidation: a name outside 1 to 100 characters is InvalidArgument
 // with a Violations detail, in every protocol.
 func TestValidation(t *testing.T) {
-	p := startProcess(t)
+	p := startProcess(t, "-rate", "1000", "-burst", "1000")
 	forEachClient(t, func(t *testing.T, proto testkit.Protocol, h2c bool) {
 		client := p.greetClient(t, proto, h2c, true)
+		// The bounds count characters, not bytes.
+		for _, name := range []string{"x", strings.Repeat("x", 100), strings.Repeat("é", 100)} {
+			res, err := client.Greet(context.Background(), connect.NewRequest(&greetv1.GreetRequest{Name: name}))
+			assert.NoError(t, err, len(name))
+			assert.Equal(t, res.Msg.GetGreeting(), "Hello, "+name+"!")
+		}
 		for _, name := range []string{"", strings.Repeat("x", 101)} {
 			_, err := client.Greet(context.Background(), connect.NewRequest(&greetv1.GreetRequest{Name: name}))
 			assert.Code(t, err, connect.CodeInvalidArgument)
