@@ -113,5 +113,14 @@ func FuzzClientIP(f *testing.F) {
 		if !ok || !got.IsValid() || got.Zone() != "" {
 			t.Fatalf("trusted peer: got %v, %v", got, ok)
 		}
+		// The keys built on ClientIP: a spoofing client keeps its own key.
+		for _, header := range []string{ratelimit.HeaderForwarded, ratelimit.HeaderXForwardedFor, ratelimit.HeaderXRealIP} {
+			call := &ratelimit.Call{Header: h}
+			call.SetPeer("203.0.113.9:1")
+			key, ok := ratelimit.KeyIPFrom(header, proxies...).AppendKey(nil, call)
+			if !ok || string(key) != "203.0.113.9" {
+				t.Fatalf("untrusted peer, %s: key %q, %v", header, key, ok)
+			}
+		}
 	})
 }

@@ -1,28 +1,46 @@
 package ratelimit_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"time"
 
 	"connectrpc.com/connect"
+	"golang.org/x/time/rate"
+	"google.golang.org/protobuf/types/known/emptypb"
 
-	"github.com/connectware/connectware/internal/testkit"
 	"github.com/connectware/connectware/ratelimit"
 )
 
-// Limit each authenticated client to 10 calls per second with bursts of 20,
-// rejecting before the request body is read. Place the limiter after authn's
-// middleware so unauthenticated requests never spend a client's tokens.
+// Limit each API key to one call an hour, rejecting before the request
+// body is read. In production, key by [ratelimit.KeyIdentity] and place the
+// limiter after authn's middleware, so unauthenticated requests never spend
+// a client's tokens: authMiddleware.Wrap(limit.Wrap(mux)).
 func ExampleNewMiddleware() {
-	limiter := ratelimit.NewLocal(ratelimit.Policy{Name: "per-client", Limit: 10, Burst: 20})
-	limit := ratelimit.NewMiddleware(limiter, ratelimit.WithKey(ratelimit.KeyIdentity()))
-	mux := http.NewServeMux()
-	var handler http.Handler = limit.Wrap(mux) // then: authMiddleware.Wrap(handler)
-	_ = handler
-	fmt.Println(limiter.Policy().Window())
-	// Output: 2s
+	limiter := ratelimit.NewLocal(ratelimit.Policy{Name: "per-client", Limit: rate.Every(time.Hour), Burst: 1})
+	limit := ratelimit.NewMiddleware(limiter, ratelimit.WithKey(ratelimit.KeyHeader("X-Api-Key")))
+	mux := http.NewServeMux() // your Connect handlers
+	mux.HandleFunc("/acme.orders.v1.OrderService/Place", func(w http.ResponseWriter, _ *http.Request) {})
+	handler := limit.Wrap(mux)
+	for range 2 {
+		req := httptest.NewRequest(http.MethodPost, "/acme.orders.v1.OrderService/Place", strings.NewReader("{}"))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Api-Key", "client-1")
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, req)
+		if rec.Code == http.StatusOK {
+			fmt.Println(rec.Code)
+			continue
+		}
+		fmt.Println(rec.Code, rec.Header().Get("Retry-After"), rec.Header().Get("RateLimit-Policy"), rec.Header().Get("RateLimit"))
+	}
+	// Output:
+	// 200
+	// 429 3600 "per-client";q=1;w=3600 "per-client";r=0;t=3600
 }
 
 // Decisions take the time as an argument, so tests are deterministic.
@@ -42,16 +60,40 @@ func ExampleLocal_AllowN() {
 }
 
 // The interceptor limits handlers' calls and streams; on clients it waits
-// until a call is allowed.
+// until a call is allowed. Pass it to handlers and clients with
+// connect.WithInterceptors; here it wraps a unary handler function directly.
 func ExampleNewInterceptor() {
-	limiter := ratelimit.NewLocal(ratelimit.Policy{Limit: 100, Burst: 100})
-	interceptor := ratelimit.NewInterceptor(limiter,
-		ratelimit.WithKey(ratelimit.KeyJoin(ratelimit.KeyIP(), ratelimit.KeyProcedure())),
-		ratelimit.WithAllowedHeaders())
-	mux := testkit.NewMux(&testkit.PingServer{}, connect.WithInterceptors(interceptor))
-	_ = mux
-	fmt.Println(interceptor.Stats())
-	// Output: {0 0 0}
+	limiter := ratelimit.NewLocal(ratelimit.Policy{Name: "per-tenant", Limit: rate.Every(time.Hour), Burst: 1})
+	interceptor := ratelimit.NewInterceptor(limiter, ratelimit.WithKey(ratelimit.KeyHeader("X-Tenant")))
+	handle := interceptor.WrapUnary(func(context.Context, connect.AnyRequest) (connect.AnyResponse, error) {
+		return connect.NewResponse(&emptypb.Empty{}), nil
+	})
+	for range 2 {
+		req := connect.NewRequest(&emptypb.Empty{})
+		req.Header().Set("X-Tenant", "acme")
+		if _, err := handle(context.Background(), req); err != nil {
+			delay, _ := ratelimit.RetryDelay(err)
+			fmt.Println(connect.CodeOf(err), delay)
+			continue
+		}
+		fmt.Println("ok")
+	}
+	fmt.Printf("%+v\n", interceptor.Stats())
+	// Output:
+	// ok
+	// resource_exhausted 1h0m0s
+	// {Allowed:1 Rejected:1 Errors:0}
+}
+
+// Behind proxies, the client's address comes from the header they set, read
+// right to left and only when the connection comes from a trusted proxy.
+func ExampleClientIP() {
+	proxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	h := http.Header{"X-Forwarded-For": {"6.6.6.6, 198.51.100.7, 10.0.0.2"}}
+	fromProxy, _ := ratelimit.ClientIP("10.0.0.1:5000", h, ratelimit.HeaderXForwardedFor, proxies)
+	direct, _ := ratelimit.ClientIP("203.0.113.9:5000", h, ratelimit.HeaderXForwardedFor, proxies)
+	fmt.Println(fromProxy, direct)
+	// Output: 198.51.100.7 203.0.113.9
 }
 
 // A custom key: one bucket per tenant, named in a header, for calls that

@@ -135,14 +135,54 @@ func TestMiddlewareGRPCGo(t *testing.T) {
 	for _, n := range []testkit.Network{testkit.H2C, testkit.TLS} {
 		srv := testkit.NewServer(t, mw.Wrap(testkit.NewMux(&testkit.PingServer{})), n)
 		conn := testkit.GRPCConn(t, srv)
-		t.Run(n.String()+"/grpc-go/unary/handler", func(t *testing.T) {
-			err := testkit.GRPCCall(callTimeout(t), conn, connect.StreamTypeUnary)
-			if n == testkit.H2C {
+		for _, st := range testkit.StreamTypes() {
+			t.Run(n.String()+"/grpc-go/"+testkit.StreamTypeName(st)+"/handler", func(t *testing.T) {
+				// One bucket per procedure, shared by both networks.
+				err := testkit.GRPCCall(callTimeout(t), conn, st)
+				if n == testkit.H2C {
+					assert.NoError(t, err)
+					err = testkit.GRPCCall(callTimeout(t), conn, st)
+				}
+				assert.Error(t, err)
+				assert.Contains(t, err.Error(), "ResourceExhausted")
+			})
+		}
+	}
+}
+
+// TestWithClock: decisions read the injected clock, on the quick path (a
+// header key) and the full one (the peer's address), in both placements:
+// an hour on the fake clock refills a bucket that real time would not.
+func TestWithClock(t *testing.T) {
+	t.Parallel()
+	for _, key := range []struct {
+		name string
+		key  ratelimit.Key
+	}{
+		{"header", ratelimit.KeyHeader(caseHeader)},
+		{"ip", ratelimit.KeyJoin(ratelimit.KeyIP(), ratelimit.KeyHeader(caseHeader))},
+	} {
+		var now atomic.Int64
+		now.Store(t0.UnixNano())
+		clock := ratelimit.WithClock(func() time.Time { return time.Unix(0, now.Load()) })
+		mw := ratelimit.NewMiddleware(ratelimit.NewLocal(slow), ratelimit.WithKey(key.key), clock)
+		ic := ratelimit.NewInterceptor(ratelimit.NewLocal(slow), ratelimit.WithKey(key.key), clock)
+		for name, h := range map[string]http.Handler{
+			"middleware":  mw.Wrap(testkit.NewMux(&testkit.PingServer{})),
+			"interceptor": testkit.NewMux(&testkit.PingServer{}, connect.WithInterceptors(ic)),
+		} {
+			t.Run(name+"/"+key.name, func(t *testing.T) {
+				srv := testkit.NewServer(t, h, testkit.H2C)
+				client := testkit.NewClient(srv, testkit.ConnectProto)
+				header := http.Header{caseHeader: {"clock"}}
+				_, _, err := testkit.Call(callTimeout(t), client, connect.StreamTypeUnary, header)
 				assert.NoError(t, err)
-				err = testkit.GRPCCall(callTimeout(t), conn, connect.StreamTypeUnary)
-			}
-			assert.Error(t, err)
-			assert.Contains(t, err.Error(), "ResourceExhausted")
-		})
+				_, _, err = testkit.Call(callTimeout(t), client, connect.StreamTypeUnary, header)
+				checkRejection(t, err)
+				now.Add(int64(time.Hour))
+				_, _, err = testkit.Call(callTimeout(t), client, connect.StreamTypeUnary, header)
+				assert.NoError(t, err, "an hour later on the injected clock")
+			})
+		}
 	}
 }

@@ -17,8 +17,11 @@ import (
 // On handlers it limits unary calls and streams of every kind when they
 // open, before the handler runs; with [WithMessageLimiter] it also limits
 // each message a stream receives. A rejection is a ResourceExhausted error
-// carrying a google.rpc.RetryInfo detail and the Retry-After, RateLimit and
-// RateLimit-Policy headers as error metadata.
+// carrying a google.rpc.RetryInfo detail, with the Retry-After, RateLimit
+// and RateLimit-Policy fields in the response's header section (never in
+// trailers, where gRPC and Connect streaming send an error's metadata and
+// where the httpapi draft forbids them). A stream that has already sent its
+// headers when a message is rejected gets only the RetryInfo detail.
 //
 // On clients it smooths outgoing calls: a call (or stream, when it first
 // sends) that its limiter denies waits until it is allowed or its context
@@ -76,8 +79,13 @@ func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 		}
 		d := s.d
 		g.put(s)
+		header := handlerResponseHeader(ctx)
 		if out != outcomeAllowed {
-			return nil, handlerRejection(d, out)
+			return nil, handlerRejection(d, out, header)
+		}
+		if header != nil {
+			setHeaders(header, d, false)
+			return next(ctx, req)
 		}
 		res, err := next(ctx, req)
 		if err != nil {
@@ -120,7 +128,7 @@ func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) co
 		g.put(s)
 		switch out {
 		case outcomeRejected, outcomeUnavailable:
-			return handlerRejection(d, out)
+			return handlerRejection(d, out, conn.ResponseHeader())
 		case outcomeAllowed:
 			if g.cfg.allowedHeaders {
 				setHeaders(conn.ResponseHeader(), d, false)
@@ -146,14 +154,32 @@ func (i *Interceptor) WrapStreamingClient(next connect.StreamingClientFunc) conn
 	}
 }
 
-func handlerRejection(d Decision, out outcome) *connect.Error {
+// handlerRejection returns the error for a rejected handler call, and
+// writes Retry-After, RateLimit and RateLimit-Policy to header, the
+// response's header section. They do not go in the error's metadata, which
+// gRPC and Connect streaming send as trailers, where the httpapi draft
+// forbids the RateLimit fields; only when there is no header section to
+// write to (header is nil) do they go there.
+func handlerRejection(d Decision, out outcome, header http.Header) *connect.Error {
 	err := rejection(d, out)
+	if header == nil {
+		header = err.Meta()
+	}
 	if out == outcomeRejected {
-		setHeaders(err.Meta(), d, true)
+		setHeaders(header, d, true)
 	} else if d.RetryAfter > 0 {
-		err.Meta().Set(HeaderRetryAfter, strconv.FormatInt(RetryAfterSeconds(d), 10))
+		header.Set(HeaderRetryAfter, strconv.FormatInt(RetryAfterSeconds(d), 10))
 	}
 	return err
+}
+
+// handlerResponseHeader returns the response header of the unary handler
+// call ctx belongs to, or nil when ctx is not a handler's.
+func handlerResponseHeader(ctx context.Context) http.Header {
+	if info, ok := connect.CallInfoForHandlerContext(ctx); ok {
+		return info.ResponseHeader()
+	}
+	return nil
 }
 
 // wait asks lim for n tokens until it allows them, sleeping as long as each
@@ -211,7 +237,7 @@ func (c *handlerConn) Receive(msg any) error {
 	d := s.d
 	c.g.put(s)
 	if out == outcomeRejected || out == outcomeUnavailable {
-		return handlerRejection(d, out)
+		return handlerRejection(d, out, c.ResponseHeader())
 	}
 	return c.StreamingHandlerConn.Receive(msg)
 }

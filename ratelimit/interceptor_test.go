@@ -2,6 +2,8 @@ package ratelimit_test
 
 import (
 	"context"
+	"errors"
+	"io"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -176,5 +178,50 @@ func TestInterceptorClientMessageLimiter(t *testing.T) {
 			assert.NoError(t, err)
 			assert.Equal(t, res.Msg.GetSum(), int64(3), "the third message was never sent")
 		})
+		if !testkit.SupportsStream(c.Network, connect.StreamTypeBidi) {
+			return
+		}
+		t.Run("bidi_stream/client", func(t *testing.T) {
+			ic := ratelimit.NewInterceptor(nil, ratelimit.WithKey(ratelimit.KeyGlobal()), ratelimit.WithClientNoWait(),
+				ratelimit.WithMessageLimiter(ratelimit.NewLocal(ratelimit.Policy{Limit: rate.Every(time.Hour), Burst: 2})))
+			stream := c.Client(connect.WithInterceptors(ic)).CumSum(callTimeout(t))
+			for i, want := range []int64{1, 3} {
+				assert.NoError(t, stream.Send(&testv1.CumSumRequest{Number: int64(i + 1)}))
+				res, err := stream.Receive()
+				assert.NoError(t, err)
+				assert.Equal(t, res.GetSum(), want)
+			}
+			assert.Code(t, stream.Send(&testv1.CumSumRequest{Number: 3}), connect.CodeResourceExhausted)
+			assert.NoError(t, stream.CloseRequest())
+			_, err := stream.Receive()
+			assert.True(t, errors.Is(err, io.EOF), "the stream ends normally: the third message was never sent")
+			assert.NoError(t, stream.CloseResponse())
+		})
 	})
+}
+
+// TestInterceptorProcedureLimiter: a procedure with its own limiter gets its
+// own rate, one with a nil limiter is not limited, and the rest share the
+// default, on every RPC kind.
+func TestInterceptorProcedureLimiter(t *testing.T) {
+	t.Parallel()
+	ic := ratelimit.NewInterceptor(ratelimit.NewLocal(ratelimit.Policy{Limit: rate.Every(time.Hour), Burst: 2}),
+		ratelimit.WithKey(ratelimit.KeyGlobal()),
+		ratelimit.WithProcedureLimiter(testkit.Procedure(connect.StreamTypeUnary), ratelimit.NewLocal(slow)),
+		ratelimit.WithProcedureLimiter(testkit.Procedure(connect.StreamTypeClient), nil))
+	srv := testkit.NewServer(t, testkit.NewMux(&testkit.PingServer{}, connect.WithInterceptors(ic)), testkit.H2C)
+	client := testkit.NewClient(srv, testkit.GRPC)
+	call := func(st connect.StreamType) error {
+		_, _, err := testkit.Call(callTimeout(t), client, st, nil)
+		return err
+	}
+	assert.NoError(t, call(connect.StreamTypeUnary))
+	checkRejection(t, call(connect.StreamTypeUnary)) // Ping's own policy: burst 1
+	for range 5 {
+		assert.NoError(t, call(connect.StreamTypeClient), "Sum is exempt")
+	}
+	assert.NoError(t, call(connect.StreamTypeServer))
+	assert.NoError(t, call(connect.StreamTypeBidi))
+	assert.Code(t, call(connect.StreamTypeServer), connect.CodeResourceExhausted, "the default policy's burst of 2 is spent")
+	assert.Equal(t, ic.Stats(), ratelimit.Stats{Allowed: 3, Rejected: 2})
 }

@@ -9,11 +9,14 @@ import (
 
 // Middleware is net/http middleware that rate-limits requests before
 // connect-go reads, decompresses or unmarshals their bodies, so rejected
-// requests cost almost nothing. Rejections are ResourceExhausted errors in
-// the caller's protocol (HTTP 429 for the Connect protocol), written with
-// connect.ErrorWriter, with Retry-After, RateLimit and RateLimit-Policy
-// headers and a google.rpc.RetryInfo error detail. Requests that are not
-// RPCs get a plain 429.
+// requests cost almost nothing: their bodies are never read. (Over
+// HTTP/1.x a rejected request that has a body also closes its connection,
+// since net/http would otherwise read the body to reuse the connection.)
+// Rejections are ResourceExhausted errors in the caller's protocol (HTTP
+// 429 for the Connect protocol), written with connect.ErrorWriter, with
+// Retry-After, RateLimit and RateLimit-Policy headers and a
+// google.rpc.RetryInfo error detail. Requests that are not RPCs get a plain
+// 429.
 //
 // The procedure is the URL path; the middleware cannot know the stream type,
 // so calls are described as unary. Use an [Interceptor] to limit stream
@@ -72,6 +75,13 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 }
 
 func (m *Middleware) reject(w http.ResponseWriter, r *http.Request, d Decision, out outcome) {
+	if r.ProtoMajor == 1 && r.ContentLength != 0 {
+		// Over HTTP/1.x, net/http reads up to 256 KiB of a body the handler
+		// left unread before it writes the response, so the connection can
+		// carry the next request. Closing it instead answers at once and
+		// reads nothing.
+		w.Header().Set("Connection", "close")
+	}
 	if out == outcomeRejected {
 		setHeaders(w.Header(), d, true)
 	} else if d.RetryAfter > 0 {

@@ -1,9 +1,11 @@
 package ratelimit_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -247,4 +249,99 @@ func TestMiddlewareLongKeysDigested(t *testing.T) {
 	assert.NoError(t, call(long+"1"))
 	assert.Code(t, call(long+"1"), connect.CodeResourceExhausted)
 	assert.NoError(t, call(long+"2"))
+}
+
+// TestMiddlewareRejectsWithoutReadingBody sends rejected calls whose body
+// never arrives: the client sends the headers and nothing else. The
+// middleware must answer from the headers alone, in each protocol, instead
+// of waiting for a body it does not need.
+func TestMiddlewareRejectsWithoutReadingBody(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		network     testkit.Network
+		contentType string
+		procedure   string
+		wantStatus  int
+		wantGRPC    string // grpc-status, for gRPC and gRPC-Web
+	}{
+		{testkit.HTTP1, "application/proto", testv1connect.TestServicePingProcedure, http.StatusTooManyRequests, ""},
+		{testkit.HTTP1, "application/connect+proto", testv1connect.TestServiceSumProcedure, http.StatusOK, ""},
+		{testkit.H2C, "application/proto", testv1connect.TestServicePingProcedure, http.StatusTooManyRequests, ""},
+		{testkit.H2C, "application/connect+proto", testv1connect.TestServiceCumSumProcedure, http.StatusOK, ""},
+		{testkit.H2C, "application/grpc", testv1connect.TestServiceSumProcedure, http.StatusOK, "8"},
+		{testkit.H2C, "application/grpc-web+proto", testv1connect.TestServiceCumSumProcedure, http.StatusOK, "8"},
+	} {
+		t.Run(tc.network.String()+"/"+tc.contentType, func(t *testing.T) {
+			t.Parallel()
+			mw := ratelimit.NewMiddleware(ratelimit.NewLocal(slow))
+			srv := testkit.NewServer(t, mw.Wrap(testkit.NewMux(&testkit.PingServer{})), tc.network)
+			// Spend the peer's only token.
+			_, _, err := testkit.Call(callTimeout(t), testkit.NewClient(srv, testkit.ConnectProto), connect.StreamTypeUnary, nil)
+			assert.NoError(t, err)
+
+			var res *http.Response
+			if tc.network == testkit.HTTP1 {
+				// Go's HTTP/1.1 client waits for its body writer before it
+				// reports a response, so write the request by hand: headers
+				// that promise a body, then nothing.
+				conn, err := net.Dial("tcp", srv.Addr.String())
+				assert.NoError(t, err)
+				defer conn.Close()
+				assert.NoError(t, conn.SetDeadline(time.Now().Add(10*time.Second)))
+				_, err = io.WriteString(conn, "POST "+tc.procedure+" HTTP/1.1\r\nHost: test\r\n"+
+					"Content-Type: "+tc.contentType+"\r\nConnect-Protocol-Version: 1\r\nContent-Length: 100000\r\n\r\n")
+				assert.NoError(t, err)
+				res, err = http.ReadResponse(bufio.NewReader(conn), nil)
+				assert.NoError(t, err, "the rejection came without the body")
+			} else {
+				body, never := io.Pipe()
+				defer never.Close()
+				req, err := http.NewRequestWithContext(callTimeout(t), http.MethodPost, srv.URL+tc.procedure, body)
+				assert.NoError(t, err)
+				req.Header.Set("Content-Type", tc.contentType)
+				req.Header.Set("Connect-Protocol-Version", "1")
+				req.Header.Set("Te", "trailers")
+				res, err = srv.Client.Do(req)
+				assert.NoError(t, err, "the rejection came without the body")
+			}
+			assert.Equal(t, res.StatusCode, tc.wantStatus)
+			assert.Equal(t, res.Header.Get("Retry-After"), "3600")
+			assert.Equal(t, res.Header.Get("RateLimit"), `"per-client";r=0;t=3600`)
+			_, _ = io.Copy(io.Discard, res.Body)
+			_ = res.Body.Close()
+			if tc.wantGRPC != "" {
+				status := res.Header.Get("Grpc-Status")
+				if status == "" {
+					status = res.Trailer.Get("Grpc-Status")
+				}
+				assert.Equal(t, status, tc.wantGRPC)
+			}
+		})
+	}
+}
+
+// TestMiddlewareRotatingKeysStayBounded: a client behind a trusted proxy
+// that names a new address on every call cannot grow the limiter past its
+// bound, and a steady client's spent bucket is not forgotten meanwhile
+// (the least recently used keys go first).
+func TestMiddlewareRotatingKeysStayBounded(t *testing.T) {
+	t.Parallel()
+	const bound = 16
+	local := ratelimit.NewLocal(slow, ratelimit.WithMaxKeys(bound))
+	mw := ratelimit.NewMiddleware(local, ratelimit.WithKey(ratelimit.KeyIP(netip.MustParsePrefix("127.0.0.0/8"))))
+	srv := testkit.NewServer(t, mw.Wrap(testkit.NewMux(&testkit.PingServer{})), testkit.H2C)
+	client := testkit.NewClient(srv, testkit.ConnectProto)
+	call := func(xff string) error {
+		_, _, err := testkit.Call(callTimeout(t), client, connect.StreamTypeUnary, http.Header{"X-Forwarded-For": {xff}})
+		return err
+	}
+	assert.NoError(t, call("198.51.100.1"))
+	for i := range 300 {
+		assert.NoError(t, call(netip.AddrFrom4([4]byte{203, 0, byte(i >> 8), byte(i)}).String()), "a new address has a full bucket")
+		assert.True(t, local.Len() <= bound, "bound")
+		if i%(bound/2) == 0 {
+			assert.Code(t, call("198.51.100.1"), connect.CodeResourceExhausted, "the steady client is remembered")
+		}
+	}
+	assert.Equal(t, local.Len(), bound)
 }

@@ -3,11 +3,15 @@ package redis_test
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect"
+	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 	"golang.org/x/time/rate"
 
@@ -153,9 +157,14 @@ func TestRedisFailure(t *testing.T) {
 
 			srv.pause()
 			for range 3 {
+				start := time.Now()
 				d, err = decide(t, l, time.Now(), "k")
+				elapsed := time.Since(start)
 				assert.Error(t, err, "frozen Redis")
 				assert.Equal(t, d.Allowed, tc.allowed)
+				// The client's ReadTimeout is 3s: only the limiter's own
+				// timeout can end the decision this soon.
+				assert.True(t, elapsed >= 100*time.Millisecond && elapsed < time.Second, "decision took "+elapsed.String())
 			}
 			srv.resume()
 			d, err = decide(t, l, time.Now(), "k")
@@ -164,9 +173,12 @@ func TestRedisFailure(t *testing.T) {
 
 			srv.kill()
 			for range 3 {
+				start := time.Now()
 				d, err = decide(t, l, time.Now(), "k")
+				elapsed := time.Since(start)
 				assert.Error(t, err, "dead Redis")
 				assert.Equal(t, d.Allowed, tc.allowed)
+				assert.True(t, elapsed < time.Second, "decision took "+elapsed.String())
 			}
 
 			srv.start() // empty: the restarted Redis lost every bucket
@@ -217,4 +229,154 @@ func TestMiddlewareWithRedis(t *testing.T) {
 		assert.True(t, strings.Contains(err.Error(), "unavailable"))
 	}
 	assert.True(t, mw.Stats().Errors >= 3)
+}
+
+// commandLog is a go-redis hook that records the commands a client sends,
+// with the error each got.
+type commandLog struct {
+	mu   sync.Mutex
+	cmds []string
+}
+
+func (h *commandLog) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+
+func (h *commandLog) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		err := next(ctx, cmd)
+		entry := cmd.Name()
+		if err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
+			entry += ":NOSCRIPT"
+		}
+		h.mu.Lock()
+		h.cmds = append(h.cmds, entry)
+		h.mu.Unlock()
+		return err
+	}
+}
+
+func (h *commandLog) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		h.mu.Lock()
+		h.cmds = append(h.cmds, "pipeline")
+		h.mu.Unlock()
+		return next(ctx, cmds)
+	}
+}
+
+// take returns the commands logged since the last call.
+func (h *commandLog) take() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	cmds := h.cmds
+	h.cmds = nil
+	return cmds
+}
+
+// TestOneRoundTripPerDecision: once Redis has the script, each decision is
+// a single EVALSHA; when Redis has lost it (a restart, SCRIPT FLUSH), the
+// NOSCRIPT reply is followed by one EVAL, which caches it again.
+func TestOneRoundTripPerDecision(t *testing.T) {
+	t.Parallel()
+	srv := startRedis(t)
+	c := srv.client(t)
+	log := &commandLog{}
+	c.AddHook(log)
+	l := redis.New(c, ratelimit.Policy{Limit: 1000, Burst: 1000})
+	// Open the connection first: its handshake is not the decisions' cost.
+	assert.NoError(t, c.Ping(context.Background()).Err())
+	log.take()
+	_, err := decide(t, l, t0, "k")
+	assert.NoError(t, err)
+	assert.Equal(t, strings.Join(log.take(), " "), "evalsha:NOSCRIPT eval", "first decision loads the script")
+	for i := range 5 {
+		_, err := decide(t, l, t0, "k"+strconv.Itoa(i))
+		assert.NoError(t, err)
+		assert.Equal(t, strings.Join(log.take(), " "), "evalsha", "one round trip")
+	}
+	assert.NoError(t, c.ScriptFlush(context.Background()).Err())
+	log.take()
+	_, err = decide(t, l, t0, "k")
+	assert.NoError(t, err)
+	assert.Equal(t, strings.Join(log.take(), " "), "evalsha:NOSCRIPT eval", "fallback after SCRIPT FLUSH")
+	_, err = decide(t, l, t0, "k")
+	assert.NoError(t, err)
+	assert.Equal(t, strings.Join(log.take(), " "), "evalsha", "cached again")
+}
+
+// TestRedisKilledUnderLoad kills Redis while callers are deciding: every
+// decision comes back within the timeout (plus scheduling slack), with the
+// failure policy's answer once Redis is gone, and limiting resumes when a
+// new Redis answers on the same port.
+func TestRedisKilledUnderLoad(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		policy  redis.FailurePolicy
+		allowed bool
+	}{
+		{"fail_open", redis.FailOpen, true},
+		{"fail_closed", redis.FailClosed, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			const timeout = 200 * time.Millisecond
+			srv := startRedis(t)
+			l := redis.New(srv.client(t), ratelimit.Policy{Limit: 1e6, Burst: 1e6},
+				redis.WithTimeout(timeout), redis.WithFailurePolicy(tc.policy))
+			var (
+				wg                 sync.WaitGroup
+				stop               atomic.Bool
+				decided, failed    atomic.Int64
+				slowest            atomic.Int64
+				wrongAnswer, fails atomic.Int64
+			)
+			for w := range 8 {
+				wg.Go(func() {
+					key := "worker-" + strconv.Itoa(w)
+					for !stop.Load() {
+						start := time.Now()
+						d, err := l.AllowN(context.Background(), time.Now(), key, 1)
+						elapsed := int64(time.Since(start))
+						for prev := slowest.Load(); elapsed > prev && !slowest.CompareAndSwap(prev, elapsed); prev = slowest.Load() {
+						}
+						decided.Add(1)
+						if err != nil {
+							failed.Add(1)
+							if d.Allowed != tc.allowed {
+								wrongAnswer.Add(1)
+							}
+						} else if !d.Allowed {
+							fails.Add(1) // the limit is far away: never denied
+						}
+					}
+				})
+			}
+			waitFor := func(what string, cond func() bool) {
+				t.Helper()
+				for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+					if time.Now().After(deadline) {
+						stop.Store(true)
+						wg.Wait()
+						t.Fatalf("timed out waiting for %s", what)
+					}
+				}
+			}
+			waitFor("decisions", func() bool { return decided.Load() > 50 })
+			assert.Equal(t, failed.Load(), int64(0), "Redis is up")
+			srv.kill()
+			before := failed.Load()
+			waitFor("failed decisions", func() bool { return failed.Load() > before+50 })
+			srv.start()
+			waitFor("recovery", func() bool {
+				d, err := l.AllowN(context.Background(), time.Now(), "probe", 1)
+				return err == nil && d.Allowed
+			})
+			stop.Store(true)
+			wg.Wait()
+			assert.Equal(t, wrongAnswer.Load(), int64(0), "failed decisions follow the failure policy")
+			assert.Equal(t, fails.Load(), int64(0))
+			assert.True(t, time.Duration(slowest.Load()) < timeout+time.Second,
+				"slowest decision took "+time.Duration(slowest.Load()).String())
+		})
+	}
 }

@@ -1,9 +1,13 @@
 package redis_test
 
 import (
-	"context"
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
 	"net"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"syscall"
 	"testing"
@@ -49,13 +53,9 @@ func (s *redisServer) start() {
 	if err := s.cmd.Start(); err != nil {
 		s.tb.Fatalf("start redis-server: %v", err)
 	}
-	client := goredis.NewClient(&goredis.Options{Addr: s.Addr(), MaxRetries: -1, DialTimeout: time.Second})
-	defer client.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err := client.Ping(ctx).Err()
-		cancel()
+		err := ping(s.Addr())
 		if err == nil {
 			return
 		}
@@ -64,6 +64,31 @@ func (s *redisServer) start() {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// ping sends PING on a connection of its own. It does not use go-redis,
+// whose pool, after a few failed dials (as while the server starts), keeps
+// a goroutine probing for a second after the client is closed.
+func ping(addr string) error {
+	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(time.Second)); err != nil {
+		return err
+	}
+	if _, err := io.WriteString(conn, "PING\r\n"); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if line != "+PONG\r\n" {
+		return fmt.Errorf("PING answered %q", line)
+	}
+	return nil
 }
 
 // kill stops redis-server at once (SIGKILL); it is safe to call twice.
@@ -86,6 +111,23 @@ func (s *redisServer) resume() { _ = s.cmd.Process.Signal(syscall.SIGCONT) }
 
 func (s *redisServer) client(tb testing.TB) *goredis.Client {
 	c := goredis.NewClient(&goredis.Options{Addr: s.Addr(), DialTimeout: 200 * time.Millisecond, MaxRetries: 1})
-	tb.Cleanup(func() { _ = c.Close() })
+	tb.Cleanup(func() {
+		_ = c.Close()
+		waitDialProbes()
+	})
 	return c
+}
+
+// waitDialProbes waits (up to three seconds) until no go-redis pool is
+// probing a dead server. After as many failed dials as its pool size, a
+// go-redis pool starts a goroutine that dials once a second until it
+// succeeds or sees the pool closed, so it can outlive Close by a second;
+// waiting here keeps goleak's check in TestMain about our own goroutines.
+func waitDialProbes() {
+	buf := make([]byte, 1<<20)
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if !bytes.Contains(buf[:runtime.Stack(buf, true)], []byte("pool.(*ConnPool).tryDial")) {
+			return
+		}
+	}
 }
