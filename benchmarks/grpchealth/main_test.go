@@ -1,0 +1,11 @@
+package grpchealth_test
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// TestMain fails the package's tests (and benchmarks) if they leave
+// goroutines running.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
