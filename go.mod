@@ -6,6 +6,7 @@ require (
 	buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go v1.36.12-20260825204119-511051f7f437.1
 	buf.build/go/protovalidate v1.4.0
 	connectrpc.com/connect v1.21.1
+	connectrpc.com/connect/v2 v2.0.2
 	github.com/chromedp/chromedp v0.23.0
 	github.com/fullstorydev/grpcurl v1.9.4
 	github.com/go-jose/go-jose/v4 v4.1.9

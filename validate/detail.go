@@ -10,24 +10,30 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 )
 
-// violationsTypeURL is the Any type URL of buf.validate.Violations, built
-// once instead of on every error.
-var violationsTypeURL = "type.googleapis.com/" +
-	string((*validatepb.Violations)(nil).ProtoReflect().Descriptor().FullName())
+// violationsTypeName is the full name of buf.validate.Violations, the type
+// of the error detail; violationsTypeURL is its Any type URL, built once
+// instead of on every error.
+var (
+	violationsTypeName = string((*validatepb.Violations)(nil).ProtoReflect().Descriptor().FullName())
+	violationsTypeURL  = "type.googleapis.com/" + violationsTypeName
+)
 
-// violationsDetail returns the buf.validate.Violations error detail for
-// verr. It is what connect.NewErrorDetail(verr.ToProto()) gives, with
-// fewer allocations: no builder, no type URL concatenation.
-func violationsDetail(verr *protovalidate.ValidationError) (*connect.ErrorDetail, error) {
+// violationsValue serializes verr as a buf.validate.Violations message: the
+// value of the error detail, whichever connect-go major carries it. It is
+// proto.Marshal(verr.ToProto()) without the intermediate builder.
+func violationsValue(verr *protovalidate.ValidationError) ([]byte, error) {
 	list := make([]*validatepb.Violation, len(verr.Violations))
 	for i, v := range verr.Violations {
 		list[i] = v.Proto
 	}
 	msg := &validatepb.Violations{}
 	msg.SetViolations(list)
-	value, err := proto.Marshal(msg)
-	if err != nil {
-		return nil, err
-	}
+	return proto.Marshal(msg)
+}
+
+// violationsDetail wraps a serialized buf.validate.Violations as a
+// connect-go v1 error detail. It is what connect.NewErrorDetail(verr.ToProto())
+// gives, with fewer allocations: no builder, no type URL concatenation.
+func violationsDetail(value []byte) (*connect.ErrorDetail, error) {
 	return connect.NewErrorDetail(&anypb.Any{TypeUrl: violationsTypeURL, Value: value})
 }

@@ -4,9 +4,12 @@
 // against the protovalidate rules in its Protobuf schema, so handlers never
 // see a request that breaks them.
 //
-// It is a drop-in replacement for connectrpc.com/validate (v0.9.0, connect-go
-// v1 API): [NewInterceptor], [WithValidator], [WithValidateResponses] and
-// [WithoutErrorDetails] have the same names, signatures and meaning.
+// It is a drop-in replacement for connectrpc.com/validate (v0.9.0), for
+// both connect-go majors: [NewInterceptor] (connect-go v1),
+// [NewServerInterceptor] and [NewClientInterceptor] (connect-go v2,
+// connectrpc.com/connect/v2), [WithValidator], [WithValidateResponses] and
+// [WithoutErrorDetails] have the same names, signatures and meaning. The
+// interceptors of both majors make the same decisions, from the same code.
 //
 // Handler-side use:
 //
@@ -15,6 +18,11 @@
 //		server,
 //		connect.WithInterceptors(interceptor),
 //	)
+//
+// With connect-go v2:
+//
+//	server := connect.NewServer(validate.NewServerInterceptor())
+//	client := connect.NewClient(transport, validate.NewClientInterceptor())
 //
 // The interceptor validates requests on handlers (the unary request and
 // every message received on client, server and bidi streams) and on clients

@@ -24,13 +24,27 @@ type Failure struct {
 	Reason Reason
 	// Code is the code the call fails with: [connect.CodeInvalidArgument]
 	// for a request that violates its rules, [connect.CodeInternal] for
-	// everything else.
+	// everything else. It has the connect-go v1 type; the interceptors for
+	// connect-go v2 report the same values, which convert as they are.
 	Code connect.Code
 	// Err is the cause: a *[protovalidate.ValidationError] when rules are
 	// violated, a *[protovalidate.CompilationError] or
 	// *[protovalidate.RuntimeError] when a rule is broken, or an error
 	// saying that Message is not a Protobuf message.
 	Err error
+}
+
+// newFailure describes a rejected message for the hook.
+func newFailure(procedure string, client, response bool, msg any, v verdict) Failure {
+	return Failure{
+		Procedure: procedure,
+		Client:    client,
+		Response:  response,
+		Message:   msg,
+		Reason:    v.reason,
+		Code:      connect.Code(v.code),
+		Err:       v.err,
+	}
 }
 
 // Violations returns the violated rules when Reason is [ReasonViolation],

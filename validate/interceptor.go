@@ -98,25 +98,13 @@ func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) co
 }
 
 // reject turns a failed verdict into a *connect.Error, after telling the
-// hook.
+// hook (see config.rejection, shared with the connect-go v2 adapter).
 func (i *Interceptor) reject(ctx context.Context, spec connect.Spec, msg any, v verdict, response bool) *connect.Error {
-	code := connect.Code(v.code)
-	err := connect.NewError(code, v.err)
-	if v.violations != nil && !i.config.noErrorDetails {
-		if detail, detailErr := violationsDetail(v.violations); detailErr == nil {
+	err := connect.NewError(connect.Code(v.code), v.err)
+	if value := i.config.rejection(ctx, spec.Procedure, spec.IsClient, response, msg, v); value != nil {
+		if detail, detailErr := violationsDetail(value); detailErr == nil {
 			err.AddDetail(detail)
 		}
-	}
-	if hook := i.config.hook; hook != nil {
-		hook(ctx, Failure{
-			Procedure: spec.Procedure,
-			Client:    spec.IsClient,
-			Response:  response,
-			Message:   msg,
-			Reason:    v.reason,
-			Code:      code,
-			Err:       v.err,
-		})
 	}
 	return err
 }

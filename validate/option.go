@@ -10,7 +10,8 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
-// An Option configures an [Interceptor].
+// An Option configures an [Interceptor] or the connect-go v2 interceptors
+// built by [NewServerInterceptor] and [NewClientInterceptor].
 type Option interface {
 	apply(*config)
 }

@@ -13,10 +13,11 @@ import (
 )
 
 // This file holds what the interceptor decides: which messages to check,
-// whether a message passes, and which code a failure deserves. It knows
-// nothing of connect-go's interceptor types, so an adapter for another
-// connect-go major only has to wire messages in and errors out
-// (interceptor.go is the connect-go v1 adapter).
+// whether a message passes, which code a failure deserves, what the hook is
+// told and which error detail is attached. It knows nothing of connect-go's
+// interceptor types, so an adapter for a connect-go major only wires
+// messages in and errors out: interceptor.go is the connect-go v1 adapter,
+// v2.go the connect-go v2 one.
 
 // config is the immutable result of the options.
 type config struct {
@@ -125,6 +126,24 @@ func classify(err error, response bool) verdict {
 		reason = ReasonRuntime
 	}
 	return verdict{reason: reason, code: codeInternal, err: err}
+}
+
+// rejection is what the adapters share when they reject a message: it
+// tells the hook (client says which side the interceptor runs on, response
+// whether msg is a response) and returns the serialized
+// buf.validate.Violations detail to attach to the error, or nil when there
+// is none to attach. The adapter builds its connect-go major's error from
+// v.code, v.err and the detail.
+func (c *config) rejection(ctx context.Context, procedure string, client, response bool, msg any, v verdict) (detail []byte) {
+	if v.violations != nil && !c.noErrorDetails {
+		if value, err := violationsValue(v.violations); err == nil {
+			detail = value
+		}
+	}
+	if c.hook != nil {
+		c.hook(ctx, newFailure(procedure, client, response, msg, v))
+	}
+	return detail
 }
 
 // asValidationError returns err as a *protovalidate.ValidationError, or nil.

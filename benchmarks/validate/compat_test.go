@@ -10,6 +10,8 @@ import (
 
 	"buf.build/go/protovalidate"
 	"connectrpc.com/connect"
+	connectv2 "connectrpc.com/connect/v2"
+	"connectrpc.com/connect/v2/connectproto"
 	official "connectrpc.com/validate"
 	"google.golang.org/protobuf/proto"
 
@@ -40,6 +42,31 @@ var (
 	_ func(*official.Interceptor, connect.StreamingClientFunc) connect.StreamingClientFunc   = (*official.Interceptor).WrapStreamingClient
 	_ func(*official.Interceptor, connect.StreamingHandlerFunc) connect.StreamingHandlerFunc = (*official.Interceptor).WrapStreamingHandler
 )
+
+// The connect-go v2 constructors of connectrpc.com/validate v0.9.0 exist in
+// ours with the same signatures, and take the same options.
+var (
+	_ func(...validate.Option) connectv2.ServerInterceptor = validate.NewServerInterceptor
+	_ func(...validate.Option) connectv2.ClientInterceptor = validate.NewClientInterceptor
+
+	_ func(...official.Option) connectv2.ServerInterceptor = official.NewServerInterceptor
+	_ func(...official.Option) connectv2.ClientInterceptor = official.NewClientInterceptor
+)
+
+// migratedV2 is a connect-go v2 caller's code written against
+// connectrpc.com/validate, with only the import path changed: it must keep
+// compiling.
+func migratedV2(transport connectv2.Transport, validator protovalidate.Validator) (*connectv2.Server, *connectv2.Client) {
+	opts := []validate.Option{validate.WithValidateResponses(), validate.WithoutErrorDetails()}
+	if validator != nil {
+		opts = append(opts, validate.WithValidator(validator))
+	}
+	server := connectv2.NewServer(validate.NewServerInterceptor(opts...))
+	client := connectv2.NewClient(transport, validate.NewClientInterceptor(opts...))
+	return server, client
+}
+
+var _ = migratedV2
 
 // migrated is a caller's code written against connectrpc.com/validate,
 // with only the import path changed: it must keep compiling.
@@ -137,11 +164,80 @@ func (c *fakeClientConn) Send(any) error       { c.sent++; return nil }
 func (c *fakeClientConn) CloseRequest() error  { return nil }
 func (c *fakeClientConn) CloseResponse() error { return nil }
 
+// fakeServerStream is a connect-go v2 server stream that hands out in on
+// Receive and records Send.
+type fakeServerStream struct {
+	in   proto.Message
+	sent int
+}
+
+func (s *fakeServerStream) Receive(msg any) error {
+	proto.Reset(msg.(proto.Message))
+	proto.Merge(msg.(proto.Message), s.in)
+	return nil
+}
+
+func (*fakeServerStream) SendHeaders() error { return nil }
+func (s *fakeServerStream) Send(any) error   { s.sent++; return nil }
+
+// fakeClientStream is a connect-go v2 client stream that hands out in on
+// Receive and records Send.
+type fakeClientStream struct {
+	fakeServerStream
+}
+
+func (*fakeClientStream) CloseSend() error { return nil }
+func (*fakeClientStream) Close() error     { return nil }
+
+// v2Spec is the Spec the connect-go v2 fakes run under.
+var v2Spec = connectv2.Spec{Procedure: "/connectware.test.v1.TestService/Ping", StreamType: connectv2.StreamTypeBidi}
+
+// sameErrorV2 is sameError for connect-go v2 errors.
+func sameErrorV2(t *testing.T, what string, ours, theirs error) {
+	t.Helper()
+	if (ours == nil) != (theirs == nil) {
+		t.Fatalf("%s: ours %v, official %v", what, ours, theirs)
+	}
+	if ours == nil {
+		return
+	}
+	if got, want := connectv2.CodeOf(ours), connectv2.CodeOf(theirs); got != want {
+		t.Errorf("%s: code %v, official %v", what, got, want)
+	}
+	if got, want := ours.Error(), theirs.Error(); got != want {
+		t.Errorf("%s: message %q, official %q", what, got, want)
+	}
+	var oursV, theirsV *protovalidate.ValidationError
+	if errors.As(ours, &oursV) != errors.As(theirs, &theirsV) {
+		t.Errorf("%s: only one error wraps a *protovalidate.ValidationError", what)
+	}
+	var oursC, theirsC *connectv2.Error
+	if !errors.As(ours, &oursC) || !errors.As(theirs, &theirsC) {
+		t.Fatalf("%s: not both *connect.Error (v2): %T, %T", what, ours, theirs)
+	}
+	od, td := oursC.Details(), theirsC.Details()
+	if len(od) != len(td) {
+		t.Fatalf("%s: %d details, official %d", what, len(od), len(td))
+	}
+	for i := range od {
+		if od[i].Type != td[i].Type {
+			t.Errorf("%s: detail %d is %s, official %s", what, i, od[i].Type, td[i].Type)
+		}
+		ov, oerr := connectproto.UnmarshalErrorDetail(od[i])
+		tv, terr := connectproto.UnmarshalErrorDetail(td[i])
+		if oerr != nil || terr != nil || !proto.Equal(ov, tv) {
+			t.Errorf("%s: detail %d differs: %v (%v), official %v (%v)", what, i, ov, oerr, tv, terr)
+		}
+	}
+}
+
 // TestSameBehaviour runs both interceptors, with the same options, on the
 // same requests and responses, in every place a message passes (unary,
-// stream handler Receive and Send, stream client Send and Receive), and
-// checks that they agree: same outcome, code, message and details, and the
-// same messages passed on.
+// stream handler Receive and Send, stream client Send and Receive, with
+// connect-go v1's NewInterceptor and with connect-go v2's
+// NewServerInterceptor and NewClientInterceptor), and checks that they
+// agree: same outcome, code, message and details, and the same messages
+// passed on.
 func TestSameBehaviour(t *testing.T) {
 	failFast, err := protovalidate.New(protovalidate.WithFailFast())
 	if err != nil {
@@ -229,6 +325,49 @@ func TestSameBehaviour(t *testing.T) {
 					if oSent != tSent {
 						t.Errorf("client: %d messages sent, official %d", oSent, tSent)
 					}
+
+					// connect-go v2: a server receives req and sends res.
+					serverSide := func(interceptor connectv2.ServerInterceptor) (recvErr, sendErr error, sent int) {
+						stream := &fakeServerStream{in: req}
+						_ = interceptor(func(_ context.Context, _ connectv2.Spec, stream connectv2.ServerStream) error {
+							recvErr = stream.Receive(&testv1.PingRequest{})
+							sendErr = stream.Send(res)
+							return nil
+						})(context.Background(), v2Spec, stream)
+						return recvErr, sendErr, stream.sent
+					}
+					oRecv, oSend, oSent = serverSide(validate.NewServerInterceptor(opts.ours...))
+					tRecv, tSend, tSent = serverSide(official.NewServerInterceptor(opts.theirs...))
+					sameErrorV2(t, "v2 server Receive", oRecv, tRecv)
+					sameErrorV2(t, "v2 server Send", oSend, tSend)
+					if oSent != tSent {
+						t.Errorf("v2 server: %d messages sent, official %d", oSent, tSent)
+					}
+
+					// connect-go v2: a client sends req and receives res.
+					clientSideV2 := func(interceptor connectv2.ClientInterceptor) (sendErr, recvErr error, sent int) {
+						inner := &fakeClientStream{fakeServerStream{in: res}}
+						stream, err := interceptor(func(context.Context, connectv2.Spec) (connectv2.ClientStream, error) {
+							return inner, nil
+						})(context.Background(), v2Spec)
+						if err != nil {
+							t.Fatal(err)
+						}
+						sendErr = stream.Send(req)
+						if sendErr == nil { // ours fails the whole call after a failed Send
+							recvErr = stream.Receive(&testv1.PingRequest{})
+						}
+						_ = stream.CloseSend()
+						_ = stream.Close()
+						return sendErr, recvErr, inner.sent
+					}
+					oSend, oRecv, oSent = clientSideV2(validate.NewClientInterceptor(opts.ours...))
+					tSend, tRecv, tSent = clientSideV2(official.NewClientInterceptor(opts.theirs...))
+					sameErrorV2(t, "v2 client Send", oSend, tSend)
+					sameErrorV2(t, "v2 client Receive", oRecv, tRecv)
+					if oSent != tSent {
+						t.Errorf("v2 client: %d messages sent, official %d", oSent, tSent)
+					}
 				})
 			}
 		}
@@ -245,7 +384,7 @@ func (brokenValidator) Validate(proto.Message, ...protovalidate.ValidationOption
 
 // TestDocumentedDifferences pins the one intended difference in codes: a
 // broken rule is the server's fault, Internal here, where the official
-// package blames the caller with InvalidArgument.
+// package blames the caller with InvalidArgument, on connect-go v1 and v2.
 func TestDocumentedDifferences(t *testing.T) {
 	next := func(context.Context, connect.AnyRequest) (connect.AnyResponse, error) {
 		return connect.NewResponse(&testv1.PingResponse{}), nil
@@ -258,5 +397,18 @@ func TestDocumentedDifferences(t *testing.T) {
 	}
 	if got := connect.CodeOf(theirsErr); got != connect.CodeInvalidArgument {
 		t.Errorf("official: %v, want invalid_argument (if this changed, update the package doc)", got)
+	}
+
+	// The same on connect-go v2 servers.
+	receive := func(interceptor connectv2.ServerInterceptor) error {
+		return interceptor(func(_ context.Context, _ connectv2.Spec, stream connectv2.ServerStream) error {
+			return stream.Receive(&testv1.PingRequest{})
+		})(context.Background(), v2Spec, &fakeServerStream{in: validPing()})
+	}
+	if got := connectv2.CodeOf(receive(validate.NewServerInterceptor(validate.WithValidator(brokenValidator{})))); got != connectv2.CodeInternal {
+		t.Errorf("ours (v2): %v, want internal", got)
+	}
+	if got := connectv2.CodeOf(receive(official.NewServerInterceptor(official.WithValidator(brokenValidator{})))); got != connectv2.CodeInvalidArgument {
+		t.Errorf("official (v2): %v, want invalid_argument (if this changed, update the package doc)", got)
 	}
 }
