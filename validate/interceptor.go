@@ -5,6 +5,7 @@ package validate
 import (
 	"context"
 	"sync/atomic"
+	"time"
 
 	"connectrpc.com/connect"
 )
@@ -64,8 +65,8 @@ func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 // nothing had been sent yet, nothing is sent at all, closing included; if
 // earlier messages of a client or bidi stream were already sent, the call
 // is canceled, so that the server does not take the truncated stream for a
-// complete one (best effort: over HTTP/2 the end of the request body can
-// still overtake the cancellation).
+// complete one: the server's stream ends in an error, not a clean end of
+// the request.
 //
 // connectrpc.com/validate only fails the one Send, and for a server stream
 // still sends an empty request when the stream is closed.
@@ -174,15 +175,17 @@ func (c *clientConn) CloseResponse() error {
 			}
 			return nil // nothing went on the wire
 		}
-		// The call was canceled when it failed. Only now release the
-		// request body, which the HTTP/1.1 transport still waits on; doing
-		// it earlier could end the request stream cleanly before the
-		// cancellation reaches the server.
+		// The call was canceled when it failed. Closing the request stream
+		// now could deliver a clean end of the request body before the
+		// cancellation resets the stream (HTTP/2) or closes the connection
+		// (HTTP/1.1), and the server would take what it got for the whole
+		// stream. Over HTTP/2 connect-go closes the body itself once the
+		// canceled request has returned; over HTTP/1.1 the transport waits
+		// for the body to end before the request returns, so it is released
+		// after releaseDelay (see v2.go), by which time the cancellation has
+		// closed the connection.
 		err := c.StreamingClientConn.CloseResponse()
-		_ = c.StreamingClientConn.CloseRequest()
-		if c.cancel != nil {
-			c.cancel()
-		}
+		time.AfterFunc(releaseDelay, func() { _ = c.StreamingClientConn.CloseRequest() })
 		return err
 	}
 	err := c.StreamingClientConn.CloseResponse()
