@@ -83,6 +83,9 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		return
 	}
 	if m.config.authorize != nil {
+		if procedure == "" {
+			procedure, _ = InferProcedure(r.URL)
+		}
 		if err := m.config.authorize(ctx, info, procedure); err != nil {
 			m.reject(w, r, asPermissionDenied(err))
 			return
@@ -123,6 +126,12 @@ const (
 func (c *config) route(r *http.Request) (route, string) {
 	if !c.authPreflight && isPreflight(r) {
 		return routePass, ""
+	}
+	if c.nonRPC == NonRPCAuthenticate && c.public.empty() {
+		// Every request is authenticated alike, RPC or not: nothing to
+		// tell apart. The procedure is only read if an authorization hook
+		// needs it (see serve).
+		return routeAuthenticate, ""
 	}
 	if _, isRPC := InferProtocol(r); !isRPC {
 		switch c.nonRPC {
