@@ -227,9 +227,9 @@ const (
 // conventions, rpc.<system>.request.metadata.<key> under the old ones.
 // Values are bounded in number and length, and invalid UTF-8 is replaced,
 // since a peer controls them.
-func appendHeaderAttributes(attrs []attribute.KeyValue, header http.Header, keys []string, direction string, conv Conventions, system rpcSystem) []attribute.KeyValue {
+func appendHeaderAttributes(attrs []attribute.KeyValue, header metadata, keys []string, direction string, conv Conventions, system rpcSystem) []attribute.KeyValue {
 	for _, key := range keys {
-		values := header[key]
+		values := header.canonicalValues(key)
 		if len(values) == 0 {
 			continue
 		}

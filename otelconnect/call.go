@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -93,7 +92,7 @@ func (c *call) withLabeler(ctx context.Context) context.Context {
 }
 
 // beginServer starts recording a call a handler serves.
-func (s *side) beginServer(ctx context.Context, spec connect.Spec, protocol, peerAddr string, header http.Header) (context.Context, *call) {
+func (s *side) beginServer(ctx context.Context, spec connect.Spec, protocol, peerAddr string, header metadata) (context.Context, *call) {
 	c := &call{side: s}
 	c.entry = s.entry(spec, systemOf(protocol, s.cfg.rpcSystem), "")
 	ctx = c.withLabeler(ctx)
@@ -104,7 +103,7 @@ func (s *side) beginServer(ctx context.Context, spec connect.Spec, protocol, pee
 	if extract {
 		remote = trace.SpanContextFromContext(ctx).IsValid()
 		if !remote {
-			ctx = s.cfg.propagator.Extract(ctx, headerCarrier(header))
+			ctx = s.cfg.propagator.Extract(ctx, header)
 		}
 	}
 	if s.tracing {
@@ -129,7 +128,7 @@ func (s *side) beginServer(ctx context.Context, spec connect.Spec, protocol, pee
 // beginClient starts recording a call a client makes whose protocol and
 // server address are known (unary calls), and injects the trace context
 // into header.
-func (s *side) beginClient(ctx context.Context, spec connect.Spec, protocol, address string, header http.Header) (context.Context, *call) {
+func (s *side) beginClient(ctx context.Context, spec connect.Spec, protocol, address string, header metadata) (context.Context, *call) {
 	c := &call{side: s}
 	c.entry = s.entry(spec, systemOf(protocol, s.cfg.rpcSystem), address)
 	ctx = c.withLabeler(ctx)
@@ -162,11 +161,14 @@ func (s *side) beginClientStream(ctx context.Context, spec connect.Spec, c *call
 }
 
 // bind completes beginClientStream once the stream is open, and injects
-// the trace context into the request header.
-func (c *call) bind(spec connect.Spec, protocol, address string, header http.Header) {
+// the trace context into the request header, unless it is nil (the
+// connect-go v2 adapter injects before the stream opens).
+func (c *call) bind(spec connect.Spec, protocol, address string, header metadata) {
 	s := c.side
 	c.entry = s.entry(spec, systemOf(protocol, s.cfg.rpcSystem), address)
-	s.inject(c.ctx, c.span, header)
+	if header != nil {
+		s.inject(c.ctx, c.span, header)
+	}
 	c.addActive(1)
 }
 
@@ -197,9 +199,9 @@ func (c *call) startClock() {
 
 // inject writes the trace context of ctx, whose span (nil without
 // tracing) is span, into header.
-func (s *side) inject(ctx context.Context, span trace.Span, header http.Header) {
+func (s *side) inject(ctx context.Context, span trace.Span, header metadata) {
 	if !s.cfg.w3c.known {
-		s.cfg.propagator.Inject(ctx, headerCarrier(header))
+		s.cfg.propagator.Inject(ctx, header)
 		return
 	}
 	var sc trace.SpanContext
@@ -214,7 +216,7 @@ func (s *side) inject(ctx context.Context, span trace.Span, header http.Header) 
 // extraStartAttributes are the span attributes that vary per call: the
 // captured request headers and, on handlers that ask for them, the peer's
 // address.
-func (s *side) extraStartAttributes(spec connect.Spec, system rpcSystem, header http.Header, peerAddr string) []attribute.KeyValue {
+func (s *side) extraStartAttributes(spec connect.Spec, system rpcSystem, header metadata, peerAddr string) []attribute.KeyValue {
 	if len(s.cfg.requestHeaderKeys) == 0 && (!s.cfg.serverPeerAttributes || peerAddr == "") {
 		return nil
 	}
@@ -303,7 +305,7 @@ func (c *call) message(sent bool, msg any) {
 // finish records the end of the call: its span attributes and status, the
 // span's end, and its metrics. requestHeader, when not nil, is captured now
 // (client streams); responseHeader, when not nil, is captured too.
-func (c *call) finish(o outcome, err error, requestHeader, responseHeader http.Header) {
+func (c *call) finish(o outcome, err error, requestHeader, responseHeader metadata) {
 	c.finished = true
 	s := c.side
 	oe := c.entry.outcome(o)
@@ -369,7 +371,7 @@ func (c *call) labeledOptions(base []attribute.KeyValue) []metric.RecordOption {
 // stream's own goroutine ends it (it then passes the stream's headers to
 // capture); false when the context ended first, on another goroutine,
 // which must not touch the stream.
-func (c *call) endOnce(user bool, requestHeader, responseHeader http.Header) {
+func (c *call) endOnce(user bool, requestHeader, responseHeader metadata) {
 	if !c.ended.CompareAndSwap(false, true) {
 		return
 	}

@@ -17,7 +17,30 @@ import (
 // costs an allocation per lookup.
 type headerCarrier http.Header
 
-var _ propagation.ValuesGetter = headerCarrier(nil)
+var _ metadata = headerCarrier(nil)
+
+// metadata is a call's request or response header as the recorder sees it,
+// whichever connect-go major carries it: an [http.Header] (v1, as
+// headerCarrier) or a *connect.Header (v2, as v2Header). Both are
+// pointer-shaped, so holding one in a metadata costs no allocation.
+type metadata interface {
+	propagation.TextMapCarrier
+	propagation.ValuesGetter
+	// canonicalValues returns the values of key, which is already in
+	// canonical form (http.CanonicalHeaderKey).
+	canonicalValues(key string) []string
+	// setCanonical replaces the values of the canonical key with values,
+	// which it keeps.
+	setCanonical(key string, values []string)
+}
+
+// v1Header returns header as metadata: nil for a nil header.
+func v1Header(header http.Header) metadata {
+	if header == nil {
+		return nil
+	}
+	return headerCarrier(header)
+}
 
 func canonical(key string) string {
 	switch key {
@@ -57,6 +80,10 @@ func (h headerCarrier) Keys() []string {
 	}
 	return keys
 }
+
+func (h headerCarrier) canonicalValues(key string) []string { return h[key] }
+
+func (h headerCarrier) setCanonical(key string, values []string) { h[key] = values }
 
 // w3c describes a propagator known to be made of the W3C ones only:
 // propagation.TraceContext and propagation.Baggage, alone or in composites
@@ -115,9 +142,9 @@ func (w *w3c) add(p propagation.TextMapPropagator, depth int) bool {
 }
 
 // hasAny reports whether header has a value for any of keys.
-func hasAny(header http.Header, keys []string) bool {
+func hasAny(header metadata, keys []string) bool {
 	for _, key := range keys {
-		if len(header[key]) > 0 {
+		if len(header.canonicalValues(key)) > 0 {
 			return true
 		}
 	}
@@ -134,10 +161,10 @@ type traceparent struct {
 // injectW3C writes into header what propagation.TraceContext and
 // propagation.Baggage (as w has them) would write for ctx, whose span
 // context is sc.
-func (w *w3c) inject(ctx context.Context, sc trace.SpanContext, header http.Header) {
+func (w *w3c) inject(ctx context.Context, sc trace.SpanContext, header metadata) {
 	if w.traceContext && sc.IsValid() {
 		if ts := sc.TraceState().String(); ts != "" {
-			header["Tracestate"] = []string{ts}
+			header.setCanonical("Tracestate", []string{ts})
 		}
 		tp := new(traceparent)
 		b := tp.text[:0]
@@ -151,9 +178,9 @@ func (w *w3c) inject(ctx context.Context, sc trace.SpanContext, header http.Head
 		// Only the flags the standard defines: sampled and random.
 		b = hex.AppendEncode(b, []byte{byte(sc.TraceFlags() & (trace.FlagsSampled | trace.FlagsRandom))})
 		tp.values[0] = unsafe.String(&tp.text[0], len(b))
-		header["Traceparent"] = tp.values[:]
+		header.setCanonical("Traceparent", tp.values[:])
 	}
 	if w.baggage {
-		propagation.Baggage{}.Inject(ctx, headerCarrier(header))
+		propagation.Baggage{}.Inject(ctx, header)
 	}
 }

@@ -100,7 +100,7 @@ func TestInjectMatchesPropagator(t *testing.T) {
 			want := http.Header{}
 			p.Inject(ctx, propagation.HeaderCarrier(want))
 			got := http.Header{}
-			w.inject(ctx, sc, got)
+			w.inject(ctx, sc, headerCarrier(got))
 			// Baggage members come out in map order.
 			for _, h := range []http.Header{got, want} {
 				if v := h.Get("Baggage"); v != "" {

@@ -1,10 +1,11 @@
 // Package otelconnect adds OpenTelemetry tracing and metrics to connect-go
 // handlers and clients.
 //
-// It is a source-compatible superset of connectrpc.com/otelconnect v0.12.0
-// for connect-go v1: the same [NewInterceptor], options and [Labeler], and
-// by default the same telemetry (the RPC semantic conventions of semconv
-// v1.43), so switching is an import-path change:
+// It is a source-compatible superset of connectrpc.com/otelconnect v0.12.0,
+// for connect-go v1 and v2: the same [NewInterceptor] (v1),
+// [NewServerInterceptor] and [NewClientInterceptor] (v2), options and
+// [Labeler], and by default the same telemetry (the RPC semantic
+// conventions of semconv v1.43), so switching is an import-path change:
 //
 //	interceptor, err := otelconnect.NewInterceptor()
 //	if err != nil {
@@ -46,6 +47,23 @@
 // A client stream ends at its first Receive error (io.EOF included), at
 // CloseResponse, or when its context ends, whichever comes first: a caller
 // that only cancels its context still gets its span and duration, once.
+//
+// # connect-go v2
+//
+// For connect-go v2 (connectrpc.com/connect/v2), [NewServerInterceptor]
+// and [NewClientInterceptor] have the signatures of connectrpc.com/otelconnect
+// v0.12.0's, take the same options, and record the same telemetry as
+// [NewInterceptor] does for the same call:
+//
+//	serverInterceptor, err := otelconnect.NewServerInterceptor()
+//	if err != nil {
+//		return err
+//	}
+//	server := connect.NewServer(serverInterceptor)
+//
+// Both majors' adapters share one recorder; only the translation of specs,
+// headers, streams and errors differs. [WithFilter] and
+// [WithAttributeFilter] take functions of either major's spec.
 //
 // # Migrating dashboards
 //

@@ -21,7 +21,7 @@ import (
 func TestEntryCacheFastSlots(t *testing.T) {
 	cfg := &config{conventions: ConventionsCurrent, meterProvider: metricnoop.NewMeterProvider()}
 	for _, isClient := range []bool{false, true} {
-		s, err := newSide(cfg, isClient, tracenoop.NewTracerProvider().Tracer(""), cfg.meterProvider.Meter(""))
+		s, err := newSideWith(cfg, isClient, tracenoop.NewTracerProvider().Tracer(""), cfg.meterProvider.Meter(""))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -72,7 +72,7 @@ func TestInFlightOverflow(t *testing.T) {
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	defer func() { _ = mp.Shutdown(context.Background()) }()
 	cfg := &config{conventions: ConventionsCurrent, meterProvider: mp, inFlight: true}
-	s, err := newSide(cfg, true, tracenoop.NewTracerProvider().Tracer(""), mp.Meter("test"))
+	s, err := newSideWith(cfg, true, tracenoop.NewTracerProvider().Tracer(""), mp.Meter("test"))
 	if err != nil {
 		t.Fatal(err)
 	}

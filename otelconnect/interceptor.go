@@ -36,6 +36,20 @@ var _ connect.Interceptor = (*Interceptor)(nil)
 // of [go.opentelemetry.io/otel]. It fails only when an instrument cannot be
 // created.
 func NewInterceptor(options ...Option) (*Interceptor, error) {
+	cfg := newConfig(options)
+	client, err := newSide(cfg, true)
+	if err != nil {
+		return nil, err
+	}
+	server, err := newSide(cfg, false)
+	if err != nil {
+		return nil, err
+	}
+	return &Interceptor{client: client, server: server}, nil
+}
+
+// newConfig applies options over the defaults.
+func newConfig(options []Option) *config {
 	cfg := &config{
 		conventions: ConventionsFromEnv,
 	}
@@ -53,20 +67,25 @@ func NewInterceptor(options ...Option) (*Interceptor, error) {
 	}
 	cfg.w3c = identifyPropagator(cfg.propagator)
 	cfg.conventions = cfg.conventions.resolve(os.Getenv)
-	tracer := cfg.tracerProvider.Tracer(instrumentationName, trace.WithInstrumentationVersion(instrumentationVersion))
-	meter := cfg.meterProvider.Meter(instrumentationName, metric.WithInstrumentationVersion(instrumentationVersion))
-	client, err := newSide(cfg, true, tracer, meter)
-	if err != nil {
-		return nil, fmt.Errorf("otelconnect: client instruments: %w", err)
-	}
-	server, err := newSide(cfg, false, tracer, meter)
-	if err != nil {
-		return nil, fmt.Errorf("otelconnect: handler instruments: %w", err)
-	}
-	return &Interceptor{client: client, server: server}, nil
+	return cfg
 }
 
-func newSide(cfg *config, isClient bool, tracer trace.Tracer, meter metric.Meter) (*side, error) {
+// newSide returns the recorder of one side (handler or client) of the
+// calls, which both connect-go majors' adapters share.
+func newSide(cfg *config, isClient bool) (*side, error) {
+	tracer := cfg.tracerProvider.Tracer(instrumentationName, trace.WithInstrumentationVersion(instrumentationVersion))
+	meter := cfg.meterProvider.Meter(instrumentationName, metric.WithInstrumentationVersion(instrumentationVersion))
+	s, err := newSideWith(cfg, isClient, tracer, meter)
+	if err != nil {
+		if isClient {
+			return nil, fmt.Errorf("otelconnect: client instruments: %w", err)
+		}
+		return nil, fmt.Errorf("otelconnect: handler instruments: %w", err)
+	}
+	return s, nil
+}
+
+func newSideWith(cfg *config, isClient bool, tracer trace.Tracer, meter metric.Meter) (*side, error) {
 	_, noopTracer := tracer.(tracenoop.Tracer)
 	_, noopMeter := cfg.meterProvider.(metricnoop.MeterProvider)
 	s := &side{
@@ -108,9 +127,9 @@ func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 		peer := req.Peer()
 		var c *call
 		if spec.IsClient {
-			ctx, c = s.beginClient(ctx, spec, peer.Protocol, peer.Addr, req.Header())
+			ctx, c = s.beginClient(ctx, spec, peer.Protocol, peer.Addr, headerCarrier(req.Header()))
 		} else {
-			ctx, c = s.beginServer(ctx, spec, peer.Protocol, peer.Addr, req.Header())
+			ctx, c = s.beginServer(ctx, spec, peer.Protocol, peer.Addr, headerCarrier(req.Header()))
 		}
 		defer c.finishOnPanic()
 		if s.wrapMessages {
@@ -124,10 +143,10 @@ func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 				c.message(!spec.IsClient, res.Any())
 			}
 			if !spec.IsClient && s.cfg.propagateResponse {
-				s.inject(ctx, c.span, resHeader)
+				s.inject(ctx, c.span, headerCarrier(resHeader))
 			}
 		}
-		c.finish(outcomeOf(err), err, nil, resHeader)
+		c.finish(outcomeOf(err), err, nil, v1Header(resHeader))
 		return res, err
 	}
 }
@@ -141,10 +160,10 @@ func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) co
 			return next(ctx, conn)
 		}
 		peer := conn.Peer()
-		ctx, c := s.beginServer(ctx, spec, peer.Protocol, peer.Addr, conn.RequestHeader())
+		ctx, c := s.beginServer(ctx, spec, peer.Protocol, peer.Addr, headerCarrier(conn.RequestHeader()))
 		defer c.finishOnPanic()
 		if s.cfg.propagateResponse && c.span != nil {
-			s.inject(ctx, c.span, conn.ResponseHeader())
+			s.inject(ctx, c.span, headerCarrier(conn.ResponseHeader()))
 		}
 		var err error
 		if s.wrapMessages {
@@ -154,7 +173,7 @@ func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) co
 			// cost per message.
 			err = next(ctx, conn)
 		}
-		c.finish(outcomeOf(err), err, nil, conn.ResponseHeader())
+		c.finish(outcomeOf(err), err, nil, v1Header(conn.ResponseHeader()))
 		return err
 	}
 }
@@ -173,7 +192,7 @@ func (i *Interceptor) WrapStreamingClient(next connect.StreamingClientFunc) conn
 		conn := next(ctx, spec)
 		cc.StreamingClientConn = conn
 		peer := conn.Peer()
-		cc.call.bind(spec, peer.Protocol, peer.Addr, conn.RequestHeader())
+		cc.call.bind(spec, peer.Protocol, peer.Addr, headerCarrier(conn.RequestHeader()))
 		if ctx.Done() != nil {
 			cc.stop = context.AfterFunc(ctx, cc.abandon)
 		}
@@ -247,7 +266,7 @@ func (c *clientConn) end() {
 	if c.stop != nil {
 		c.stop()
 	}
-	c.call.endOnce(true, c.RequestHeader(), c.ResponseHeader())
+	c.call.endOnce(true, v1Header(c.RequestHeader()), v1Header(c.ResponseHeader()))
 }
 
 // abandon ends the call when its context ends first.

@@ -3,8 +3,10 @@ package otelconnect
 import (
 	"context"
 	"net/http"
+	"reflect"
 
 	"connectrpc.com/connect"
+	connectv2 "connectrpc.com/connect/v2"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
@@ -23,7 +25,8 @@ var (
 	GRPCSystem RPCSystem = grpcRPCSystem{}
 )
 
-// An Option configures the [Interceptor].
+// An Option configures the [Interceptor], and the connect-go v2
+// interceptors of [NewServerInterceptor] and [NewClientInterceptor].
 type Option interface {
 	apply(*config)
 }
@@ -91,11 +94,38 @@ func WithTracerProvider(provider trace.TracerProvider) Option {
 //
 // On clients, the spec's IsClient is true.
 //
+// The filter may take a connect-go v1 or v2 (connectrpc.com/connect/v2)
+// spec, and works with the interceptors of either major: a v1 spec made
+// from a v2 call has IsClient set from the interceptor's side, and a v2
+// spec made from a v1 call has the v1 spec's other fields.
+//
 // [filters]: https://pkg.go.dev/github.com/connectware/connectware/otelconnect/filters
-func WithFilter[F ~func(context.Context, connect.Spec) bool](filter F) Option {
+func WithFilter[F ~func(context.Context, connect.Spec) bool | ~func(context.Context, connectv2.Spec) bool](filter F) Option {
+	var f func(context.Context, connect.Spec) bool
+	if v2, ok := convertFunc[func(context.Context, connectv2.Spec) bool](filter); ok {
+		if v2 != nil {
+			f = func(ctx context.Context, spec connect.Spec) bool { return v2(ctx, specToV2(spec)) }
+		}
+	} else {
+		f, _ = convertFunc[func(context.Context, connect.Spec) bool](filter)
+	}
 	return optionFunc(func(c *config) {
-		c.filter = filter
+		c.filter = f
 	})
+}
+
+// convertFunc converts fn, of a type whose underlying type is T's, to T.
+// It reports false when the types differ.
+func convertFunc[T, F any](fn F) (T, bool) {
+	var t T
+	if f, ok := any(fn).(T); ok {
+		return f, true
+	}
+	v, to := reflect.ValueOf(fn), reflect.TypeFor[T]()
+	if !v.Type().ConvertibleTo(to) {
+		return t, false
+	}
+	return v.Convert(to).Interface().(T), true
 }
 
 // WithoutTracing disables tracing: no span is started.
@@ -114,9 +144,20 @@ func WithoutMetrics() Option {
 // attribute: its answers are cached per procedure.
 // [WithSpanAttributeFilter] and [WithMetricAttributeFilter] add filters for
 // one signal only.
-func WithAttributeFilter[F ~func(connect.Spec, attribute.KeyValue) bool](filter F) Option {
+//
+// The filter may take a connect-go v1 or v2 (connectrpc.com/connect/v2)
+// spec, as with [WithFilter].
+func WithAttributeFilter[F ~func(connect.Spec, attribute.KeyValue) bool | ~func(connectv2.Spec, attribute.KeyValue) bool](filter F) Option {
+	var f AttributeFilter
+	if v2, ok := convertFunc[func(connectv2.Spec, attribute.KeyValue) bool](filter); ok {
+		if v2 != nil {
+			f = func(spec connect.Spec, kv attribute.KeyValue) bool { return v2(specToV2(spec), kv) }
+		}
+	} else {
+		f, _ = convertFunc[AttributeFilter](filter)
+	}
 	return optionFunc(func(c *config) {
-		c.attributeFilter = AttributeFilter(filter)
+		c.attributeFilter = f
 	})
 }
 

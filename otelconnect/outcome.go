@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"connectrpc.com/connect"
+	connectv2 "connectrpc.com/connect/v2"
 	"go.opentelemetry.io/otel/codes"
 )
 
@@ -20,7 +21,8 @@ const (
 	numOutcomes                = 18
 )
 
-// outcomeOf classifies a call's error.
+// outcomeOf classifies a call's error, of either connect-go major: a v1
+// error first, then a v2 one (outcomeOfV2), or UNKNOWN.
 func outcomeOf(err error) outcome {
 	switch {
 	case err == nil:
@@ -28,7 +30,10 @@ func outcomeOf(err error) outcome {
 	case connect.IsNotModifiedError(err):
 		return outcomeNotModified
 	}
-	return outcomeOfCode(connect.CodeOf(err))
+	if e, ok := errors.AsType[*connect.Error](err); ok && e != nil {
+		return outcomeOfCode(e.Code())
+	}
+	return outcomeOfV2(err)
 }
 
 // outcomeOfContext is the outcome of a call abandoned because its context
@@ -92,11 +97,15 @@ func (o outcome) spanStatus(isClient bool) codes.Code {
 	return codes.Unset
 }
 
-// errorMessage is the span status description of a failed call.
+// errorMessage is the span status description of a failed call, of
+// either connect-go major.
 func errorMessage(err error) string {
 	var connectErr *connect.Error
 	if errors.As(err, &connectErr) {
 		return connectErr.Message()
+	}
+	if e, ok := errors.AsType[*connectv2.Error](err); ok && e != nil {
+		return e.Message()
 	}
 	if err == nil {
 		return ""

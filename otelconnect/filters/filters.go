@@ -8,7 +8,8 @@
 //	)))
 //
 // Filters only read the call's procedure and compare strings: they cost no
-// allocation.
+// allocation. They take a connect-go v1 spec, and work with the connect-go
+// v2 interceptors (NewServerInterceptor, NewClientInterceptor) as well.
 package filters
 
 import (
