@@ -78,6 +78,7 @@ type scratch struct {
 	buf  []byte
 	call Call
 	d    Decision
+	at   time.Time // when set, the time of the next Local decision
 }
 
 func newGuard(limiter Limiter, opts []Option) *guard {
@@ -98,7 +99,7 @@ func newGuard(limiter Limiter, opts []Option) *guard {
 func (g *guard) get() *scratch { return g.pool.Get().(*scratch) }
 
 func (g *guard) put(s *scratch) {
-	s.call, s.d = Call{}, Decision{}
+	s.call, s.d, s.at = Call{}, Decision{}, time.Time{}
 	if cap(s.buf) <= 1024 {
 		g.pool.Put(s)
 	}
@@ -130,35 +131,39 @@ func (g *guard) cost(call *Call) int {
 // a call needs: the limiter is a [Local], the key is a string the call
 // holds (a header, an identity), the cost is one token and allowed calls
 // get no RateLimit headers. It reports ok when that settles the call, with
-// outcomeAllowed or outcomeUnlimited (no key); a denied call gets ok false
-// and goes the full way through decide, which decides again (a denial
-// spends nothing) and has the rejection's details, hooks and dry run.
-func (g *guard) quick(ctx context.Context, h http.Header, lim Limiter) (out outcome, ok bool) {
+// outcomeAllowed or outcomeUnlimited (no key). A denied call gets ok false,
+// with the time of the denial in at, and goes the full way through decide
+// (given at in scratch.at, so the clock is read once), which decides again
+// at that time (a denial spends nothing) and has the rejection's details,
+// hooks and dry run; so does every call quick cannot decide (at is zero).
+//
+// Quick decisions are the same on handlers and on clients (an allowed call
+// goes on at once either way), so callers need not know the side.
+func (g *guard) quick(ctx context.Context, h http.Header, lim Limiter) (out outcome, at time.Time, ok bool) {
 	if g.quickKey == nil {
-		return 0, false
+		return 0, at, false
 	}
 	local, isLocal := lim.(*Local)
 	if !isLocal {
-		return 0, false
+		return 0, at, false
 	}
 	k, hasKey := g.quickKey.keyString(ctx, h)
 	if !hasKey {
-		return outcomeUnlimited, true
+		return outcomeUnlimited, at, true
 	}
 	if len(k) > maxKeyLen {
-		return 0, false
+		return 0, at, false
 	}
-	var now time.Time
 	if g.cfg.now != nil {
-		now = g.cfg.now()
+		at = g.cfg.now()
 	} else {
-		now = monotonicNow()
+		at = monotonicNow()
 	}
-	if allowed, _ := local.take(now, k, 1, false); !allowed {
-		return 0, false
+	if allowed, _ := local.take(at, k, 1, false); !allowed {
+		return 0, at, false
 	}
 	g.allowed.Add(1)
-	return outcomeAllowed, true
+	return outcomeAllowed, time.Time{}, true
 }
 
 // decide keys s.call and asks lim to spend n tokens for it. The decision
@@ -182,11 +187,16 @@ func (g *guard) decide(s *scratch, lim Limiter, n int) outcome {
 	k := unsafe.String(unsafe.SliceData(key), len(key))
 	var err error
 	if local, ok := lim.(*Local); ok {
-		now := g.cfg.now
-		if now == nil {
-			now = monotonicNow
+		t := s.at
+		switch {
+		case !t.IsZero():
+			s.at = time.Time{} // quick's denial time, used once
+		case g.cfg.now != nil:
+			t = g.cfg.now()
+		default:
+			t = monotonicNow()
 		}
-		allowed, tokens := local.take(now(), k, n, g.cfg.allowedHeaders)
+		allowed, tokens := local.take(t, k, n, g.cfg.allowedHeaders)
 		if allowed && !g.cfg.allowedHeaders {
 			g.allowed.Add(1)
 			return outcomeAllowed

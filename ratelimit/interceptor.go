@@ -45,17 +45,24 @@ func (i *Interceptor) Stats() Stats { return i.g.stats() }
 func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	g := i.g
 	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		// An allowed call (or one with no key) goes on at once on handlers
+		// and clients alike, so the quick path needs neither the side nor,
+		// without per-procedure limiters, the procedure: it runs before
+		// req.Spec(), which costs as much as the rest of it.
+		var at time.Time
+		if g.cfg.procedures == nil {
+			var ok bool
+			if _, at, ok = g.quick(ctx, req.Header(), g.limiter); ok {
+				return next(ctx, req)
+			}
+		}
 		spec := req.Spec()
 		lim := g.limiterFor(spec.Procedure)
 		if lim == nil {
 			return next(ctx, req)
 		}
-		if !spec.IsClient {
-			if _, ok := g.quick(ctx, req.Header(), lim); ok {
-				return next(ctx, req)
-			}
-		}
 		s := g.get()
+		s.at = at
 		s.call = Call{
 			Context:    ctx,
 			Procedure:  spec.Procedure,
@@ -109,8 +116,10 @@ func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) co
 		if lim == nil && g.cfg.messages == nil {
 			return next(ctx, conn)
 		}
+		var at time.Time
 		if g.cfg.messages == nil {
-			if _, ok := g.quick(ctx, conn.RequestHeader(), lim); ok {
+			var ok bool
+			if _, at, ok = g.quick(ctx, conn.RequestHeader(), lim); ok {
 				return next(ctx, conn)
 			}
 		}
@@ -122,6 +131,7 @@ func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) co
 			Header:     conn.RequestHeader(),
 		}
 		s := g.get()
+		s.at = at
 		s.call = call
 		out := g.decide(s, lim, g.cost(&s.call))
 		d := s.d

@@ -82,7 +82,7 @@ func TestQuickPathEngaged(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := newGuard(tc.lim, tc.opts)
-			out, ok := g.quick(context.Background(), h, tc.lim)
+			out, _, ok := g.quick(context.Background(), h, tc.lim)
 			assert.Equal(t, ok, tc.quick)
 			if ok && tc.name != "identity key" {
 				assert.Equal(t, out, outcomeAllowed)

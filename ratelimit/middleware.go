@@ -45,11 +45,13 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if _, ok := g.quick(r.Context(), r.Header, lim); ok {
+		_, at, ok := g.quick(r.Context(), r.Header, lim)
+		if ok {
 			next.ServeHTTP(w, r)
 			return
 		}
 		s := g.get()
+		s.at = at
 		s.call = Call{
 			Context:    r.Context(),
 			Procedure:  r.URL.Path,
