@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"net/http"
 	"strconv"
+	"unsafe"
 )
 
 // A ValidatorOption configures one of this package's ready validators, such
@@ -77,12 +78,13 @@ func (s *secretSet) lookup(presented string) (any, bool) {
 // two lengths, never on the contents.
 func constantTimeEqual(presented string, secret []byte) int {
 	n, m := len(presented), len(secret)
+	// A read-only view of presented's bytes, so that each 8-byte step is
+	// one load on either side.
+	p := unsafe.Slice(unsafe.StringData(presented), n)
 	var diff uint64
 	i := 0
 	for ; i+8 <= m && i+8 <= n; i += 8 {
-		p := uint64(presented[i]) | uint64(presented[i+1])<<8 | uint64(presented[i+2])<<16 | uint64(presented[i+3])<<24 |
-			uint64(presented[i+4])<<32 | uint64(presented[i+5])<<40 | uint64(presented[i+6])<<48 | uint64(presented[i+7])<<56
-		diff |= p ^ binary.LittleEndian.Uint64(secret[i:])
+		diff |= binary.LittleEndian.Uint64(p[i:]) ^ binary.LittleEndian.Uint64(secret[i:])
 	}
 	for ; i < m; i++ {
 		var c byte
