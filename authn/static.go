@@ -89,7 +89,7 @@ func constantTimeEqual(presented string, secret []byte) int {
 	for ; i < m; i++ {
 		var c byte
 		if i < n {
-			c = presented[i]
+			c = p[i]
 		}
 		diff |= uint64(c ^ secret[i])
 	}

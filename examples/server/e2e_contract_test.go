@@ -90,7 +90,13 @@ func shellWords(line string) []string {
 func TestUsage(t *testing.T) {
 	p := startProcess(t, "-token", "s3cret")
 	assert.Equal(t, p.Token, "s3cret")
+	// startProcess returns at the token line; the usage lines that follow
+	// it may still be on their way through the pipe.
 	out := p.Output()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(out, "buf curl") && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		out = p.Output()
+	}
 	// Join continued lines, then keep the command lines.
 	var curls, grpcurls, bufcurls [][]string
 	for _, line := range strings.Split(strings.ReplaceAll(out, "\\\n", " "), "\n") {
