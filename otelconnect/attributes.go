@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"connectrpc.com/connect"
 	"go.opentelemetry.io/otel/attribute"
@@ -269,7 +270,17 @@ func boundedValues(values []string) []string {
 		if len(v) > maxHeaderValueBytes {
 			v = v[:maxHeaderValueBytes]
 		}
-		out[i] = strings.ToValidUTF8(v, "\uFFFD")
+		// Each run of invalid bytes becomes a 3-byte U+FFFD, so the clean
+		// value can outgrow the bound again: cut it at a rune boundary.
+		v = strings.ToValidUTF8(v, "\uFFFD")
+		if len(v) > maxHeaderValueBytes {
+			cut := maxHeaderValueBytes
+			for cut > 0 && !utf8.RuneStart(v[cut]) {
+				cut--
+			}
+			v = v[:cut]
+		}
+		out[i] = v
 	}
 	return out
 }
