@@ -37,3 +37,42 @@ func TestConstantTimeEqual(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkConstantTimeEqual(b *testing.B) {
+	secret := []byte("tok_9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")
+	presented := string(secret)
+	for b.Loop() {
+		if constantTimeEqual(presented, secret) != 1 {
+			b.Fatal("unequal")
+		}
+	}
+}
+
+// TestComparisonNoEarlyExit: comparing a presented token with a stored one
+// takes the same steps whatever is presented (nothing, one byte, a token
+// wrong in its first or last byte, the right one, a longer one): the
+// number depends on the stored token's length alone, so the time cannot
+// tell how much of a guess was right.
+func TestComparisonNoEarlyExit(t *testing.T) {
+	t.Parallel()
+	for _, m := range []int{0, 1, 7, 8, 9, 31, 32, 72, 1000} {
+		secret := []byte(strings.Repeat("s", m))
+		want := m/8 + m%8
+		presented := map[string]string{
+			"empty":       "",
+			"one byte":    "s",
+			"first wrong": "x" + string(secret[min(1, m):]),
+			"right":       string(secret),
+			"longer":      string(secret) + "s",
+			"much longer": strings.Repeat("s", 2*m+9),
+		}
+		if m > 0 {
+			presented["last wrong"] = string(secret[:m-1]) + "x"
+		}
+		for name, p := range presented {
+			if _, steps := compareSecret(p, secret); steps != want {
+				t.Errorf("secret of %d bytes, %s presented: %d steps, want %d", m, name, steps, want)
+			}
+		}
+	}
+}

@@ -10,7 +10,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"errors"
-	"math"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -283,71 +282,5 @@ func TestTokenComparison(t *testing.T) {
 			b[i] ^= 0x01
 			check(string(b), nil)
 		}
-	}
-}
-
-// minDuration returns the shortest of n runs of f: the run least disturbed
-// by other work on the machine.
-func minDuration(n int, f func()) time.Duration {
-	best := time.Duration(math.MaxInt64)
-	for range n {
-		start := time.Now()
-		f()
-		best = min(best, time.Since(start))
-	}
-	return best
-}
-
-// TestTokenComparisonNoEarlyExit checks that comparing a presented token
-// with a stored one reads the whole stored token whatever is presented: a
-// one-byte token, or one wrong in its first byte, takes as long to reject
-// as one wrong only in its last byte. The stored token is 256 KiB so that
-// an early exit would be thousands of times faster; the test only asks for
-// a quarter of the time, a margin no scheduler noise comes near.
-func TestTokenComparisonNoEarlyExit(t *testing.T) {
-	t.Parallel()
-	secret := strings.Repeat("s", 1<<18)
-	auth := authn.BearerTokens(map[string]any{secret: "ok"})
-	reject := func(token string) func() {
-		req := &http.Request{Header: http.Header{"Authorization": {"Bearer " + token}}}
-		return func() {
-			if _, err := auth(context.Background(), req); err == nil {
-				t.Fatal("accepted a wrong token")
-			}
-		}
-	}
-	lastWrong := minDuration(9, reject(secret[:len(secret)-1]+"x"))
-	for name, token := range map[string]string{
-		"short":       "s",
-		"first_wrong": "x" + secret[1:],
-		"longer":      secret + "s",
-	} {
-		if d := minDuration(9, reject(token)); d < lastWrong/4 {
-			t.Errorf("%s token rejected in %v, last-byte-wrong in %v: the comparison exits early", name, d, lastWrong)
-		}
-	}
-}
-
-// TestBasicAuthUnknownUserCostsAHash checks that an unknown user name is
-// hashed like a known one, so the time taken does not say whether a user
-// exists: without it, the rejection would take microseconds instead of a
-// PBKDF2 run.
-func TestBasicAuthUnknownUserCostsAHash(t *testing.T) {
-	t.Parallel()
-	hash, err := authn.HashSecret("pw", 5_000)
-	assert.NoError(t, err)
-	auth, err := authn.BasicAuth(map[string]string{"alice": hash})
-	assert.NoError(t, err)
-	reject := func(user string) func() {
-		req := &http.Request{Header: basicHeader(user, "wrong")}
-		return func() {
-			if _, err := auth(context.Background(), req); err == nil {
-				t.Fatal("accepted a wrong password")
-			}
-		}
-	}
-	known := minDuration(3, reject("alice"))
-	if unknown := minDuration(3, reject("mallory")); unknown < known/4 {
-		t.Errorf("unknown user rejected in %v, known user in %v", unknown, known)
 	}
 }
