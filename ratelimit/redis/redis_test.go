@@ -163,8 +163,9 @@ func TestRedisFailure(t *testing.T) {
 				assert.Error(t, err, "frozen Redis")
 				assert.Equal(t, d.Allowed, tc.allowed)
 				// The client's ReadTimeout is 3s: only the limiter's own
-				// timeout can end the decision this soon.
-				assert.True(t, elapsed >= 100*time.Millisecond && elapsed < time.Second, "decision took "+elapsed.String())
+				// timeout can end the decision this soon (the margin is
+				// for a loaded machine running the race detector).
+				assert.True(t, elapsed >= 100*time.Millisecond && elapsed < 2500*time.Millisecond, "decision took "+elapsed.String())
 			}
 			srv.resume()
 			d, err = decide(t, l, time.Now(), "k")
@@ -178,7 +179,7 @@ func TestRedisFailure(t *testing.T) {
 				elapsed := time.Since(start)
 				assert.Error(t, err, "dead Redis")
 				assert.Equal(t, d.Allowed, tc.allowed)
-				assert.True(t, elapsed < time.Second, "decision took "+elapsed.String())
+				assert.True(t, elapsed < 2500*time.Millisecond, "decision took "+elapsed.String())
 			}
 
 			srv.start() // empty: the restarted Redis lost every bucket
@@ -375,7 +376,7 @@ func TestRedisKilledUnderLoad(t *testing.T) {
 			wg.Wait()
 			assert.Equal(t, wrongAnswer.Load(), int64(0), "failed decisions follow the failure policy")
 			assert.Equal(t, fails.Load(), int64(0))
-			assert.True(t, time.Duration(slowest.Load()) < timeout+time.Second,
+			assert.True(t, time.Duration(slowest.Load()) < timeout+2*time.Second,
 				"slowest decision took "+time.Duration(slowest.Load()).String())
 		})
 	}
