@@ -257,6 +257,29 @@ func (c *call) setError(err error) {
 	c.mu.Unlock()
 }
 
+// clientSent records a client stream's Send: its error, or the message.
+// Both majors' stream wrappers call it.
+func (c *call) clientSent(msg any, err error) {
+	if err != nil {
+		c.setError(err)
+	} else if c.side.wrapMessages {
+		c.message(true, msg)
+	}
+}
+
+// clientReceived records a client stream's Receive: the message, or its
+// error, which ends the call: the wrapper ends it when this reports true.
+func (c *call) clientReceived(msg any, err error) (ends bool) {
+	if err != nil {
+		c.setError(err)
+		return true
+	}
+	if c.side.wrapMessages {
+		c.message(false, msg)
+	}
+	return false
+}
+
 func (c *call) lastError() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()

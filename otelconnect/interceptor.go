@@ -231,25 +231,16 @@ type clientConn struct {
 
 func (c *clientConn) Send(msg any) error {
 	err := c.StreamingClientConn.Send(msg)
-	if err != nil {
-		c.call.setError(err)
-	} else if c.call.side.wrapMessages {
-		c.call.message(true, msg)
-	}
+	c.call.clientSent(msg, err)
 	return err
 }
 
 func (c *clientConn) Receive(msg any) error {
 	err := c.StreamingClientConn.Receive(msg)
-	if err != nil {
-		c.call.setError(err)
+	if c.call.clientReceived(msg, err) {
 		c.end()
-		return err
 	}
-	if c.call.side.wrapMessages {
-		c.call.message(false, msg)
-	}
-	return nil
+	return err
 }
 
 func (c *clientConn) CloseResponse() error {

@@ -179,11 +179,7 @@ func (c *clientStreamV2) SendHeaders() error {
 // Send sends a request message and records it.
 func (c *clientStreamV2) Send(msg any) error {
 	err := c.ClientStream.Send(msg)
-	if err != nil {
-		c.call.setError(err)
-	} else if c.call.side.wrapMessages {
-		c.call.message(true, msg)
-	}
+	c.call.clientSent(msg, err)
 	return err
 }
 
@@ -198,15 +194,10 @@ func (c *clientStreamV2) CloseSend() error {
 // ends the call.
 func (c *clientStreamV2) Receive(msg any) error {
 	err := c.ClientStream.Receive(msg)
-	if err != nil {
-		c.call.setError(err)
+	if c.call.clientReceived(msg, err) {
 		c.end()
-		return err
 	}
-	if c.call.side.wrapMessages {
-		c.call.message(false, msg)
-	}
-	return nil
+	return err
 }
 
 // Close releases the stream and ends the call.
