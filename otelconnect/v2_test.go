@@ -26,6 +26,7 @@ import (
 	testv1 "github.com/connectware/connectware/internal/gen/connectware/test/v1"
 	"github.com/connectware/connectware/internal/gen/connectware/test/v1/testv1connect"
 	"github.com/connectware/connectware/internal/testkit"
+	"github.com/connectware/connectware/internal/testkit/testkitv2"
 	"github.com/connectware/connectware/otelconnect"
 )
 
@@ -72,7 +73,7 @@ func TestV2MatrixHandler(t *testing.T) {
 	v2Cases(t, (&v2PingServer{}).handler(server), func(t *testing.T, srv *testkit.Server, p testkit.Protocol, st connect.StreamType) {
 		tel.ended()
 		tel.collect(t)
-		_, err := v2Call(callCtx(t), v2Client(srv, p, nil), st, nil)
+		_, err := v2Call(callCtx(t), testkitv2.NewClient(srv, p, nil), st, nil)
 		assert.NoError(t, err)
 		method := strings.TrimPrefix(testkit.Procedure(st), "/")
 		want := []string{
@@ -105,7 +106,7 @@ func TestV2MatrixClient(t *testing.T) {
 		tel.collect(t)
 		host, port, err := net.SplitHostPort(srv.Addr.String())
 		assert.NoError(t, err)
-		_, err = v2Call(callCtx(t), v2Client(srv, p, nil, client), st, nil)
+		_, err = v2Call(callCtx(t), testkitv2.NewClient(srv, p, nil, client), st, nil)
 		assert.NoError(t, err)
 		method := strings.TrimPrefix(testkit.Procedure(st), "/")
 		want := []string{
@@ -142,12 +143,12 @@ func TestV2Status(t *testing.T) {
 		connectv2.CodeInternal: true, connectv2.CodeUnavailable: true, connectv2.CodeDataLoss: true,
 	}
 	for _, p := range []testkit.Protocol{testkit.ConnectProto, testkit.GRPC, testkit.GRPCWeb} {
-		c := v2Client(srv, p, nil, client)
+		c := testkitv2.NewClient(srv, p, nil, client)
 		for code := connectv2.CodeCanceled; code <= connectv2.CodeUnauthenticated; code++ {
 			t.Run("h2c/v2/"+p.String()+"/"+code.String(), func(t *testing.T) {
 				tel.ended()
 				tel.collect(t)
-				err := c.CallUnary(callCtx(t), v2Spec(testv1connect.TestServiceFailProcedure),
+				err := c.CallUnary(callCtx(t), testkitv2.Spec(testv1connect.TestServiceFailProcedure),
 					&testv1.FailRequest{Code: int32(code), Message: "boom"}, &testv1.FailResponse{})
 				assert.Equal(t, connectv2.CodeOf(err), code, err)
 				name := strings.ToUpper(code.String())
@@ -189,7 +190,7 @@ func TestV2StreamErrors(t *testing.T) {
 	v2Cases(t, svc.handler(server), func(t *testing.T, srv *testkit.Server, p testkit.Protocol, st connect.StreamType) {
 		tel.ended()
 		tel.collect(t)
-		_, err := v2Call(callCtx(t), v2Client(srv, p, nil, client), st, nil)
+		_, err := v2Call(callCtx(t), testkitv2.NewClient(srv, p, nil, client), st, nil)
 		assert.Equal(t, connectv2.CodeOf(err), connectv2.CodeDataLoss, err)
 		spans := tel.ended()
 		assert.Equal(t, len(spans), 2)
@@ -226,7 +227,7 @@ func TestV2Propagation(t *testing.T) {
 			_, client := tel.v2Interceptors(t)
 			v2Cases(t, (&v2PingServer{}).handler(server), func(t *testing.T, srv *testkit.Server, p testkit.Protocol, st connect.StreamType) {
 				tel.ended()
-				info, err := v2Call(callCtx(t), v2Client(srv, p, nil, client), st, nil)
+				info, err := v2Call(callCtx(t), testkitv2.NewClient(srv, p, nil, client), st, nil)
 				assert.NoError(t, err)
 				spans := tel.ended()
 				assert.Equal(t, len(spans), 2)
@@ -264,11 +265,11 @@ func TestV2ContinuesCallerTrace(t *testing.T) {
 			return nil
 		}
 		var res testv1.PingResponse
-		return v2Client(backend, testkit.GRPC, nil, client).CallUnary(ctx, v2Spec(procedure), &testv1.PingRequest{Number: 1}, &res)
+		return testkitv2.NewClient(backend, testkit.GRPC, nil, client).CallUnary(ctx, testkitv2.Spec(procedure), &testv1.PingRequest{Number: 1}, &res)
 	}}
 	srv := testkit.NewServer(t, front.handler(server), testkit.H2C)
 	ctx, root := tel.tp.Tracer("test").Start(context.Background(), "root")
-	_, err := v2Call(ctx, v2Client(srv, testkit.ConnectProto, nil, client), connect.StreamTypeUnary, nil)
+	_, err := v2Call(ctx, testkitv2.NewClient(srv, testkit.ConnectProto, nil, client), connect.StreamTypeUnary, nil)
 	root.End()
 	assert.NoError(t, err)
 	spans := tel.ended()
@@ -294,10 +295,10 @@ func TestV2ClientStreamCanceled(t *testing.T) {
 			t.Run(n.String()+"/v2/"+p.String()+"/server_stream", func(t *testing.T) {
 				tel.ended()
 				tel.collect(t)
-				c := v2Client(srv, p, nil, client)
+				c := testkitv2.NewClient(srv, p, nil, client)
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
-				stream, err := c.CallServerStream(ctx, v2SpecOf(connect.StreamTypeServer), &testv1.CountUpRequest{Number: 3})
+				stream, err := c.CallServerStream(ctx, testkitv2.SpecOf(connect.StreamTypeServer), &testv1.CountUpRequest{Number: 3})
 				assert.NoError(t, err)
 				assert.NoError(t, stream.Receive(&testv1.CountUpResponse{}))
 				cancel()
@@ -321,10 +322,10 @@ func TestV2ClientStreamCanceled(t *testing.T) {
 			t.Run(n.String()+"/v2/"+p.String()+"/bidi_stream", func(t *testing.T) {
 				tel.ended()
 				tel.collect(t)
-				c := v2Client(srv, p, nil, client)
+				c := testkitv2.NewClient(srv, p, nil, client)
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
-				stream, err := c.CallClientStream(ctx, v2SpecOf(connect.StreamTypeBidi))
+				stream, err := c.CallClientStream(ctx, testkitv2.SpecOf(connect.StreamTypeBidi))
 				assert.NoError(t, err)
 				assert.NoError(t, stream.Send(&testv1.CumSumRequest{Number: 1}))
 				assert.NoError(t, stream.Receive(&testv1.CumSumResponse{}))
@@ -349,7 +350,7 @@ func TestV2ClientStreamClosedEarly(t *testing.T) {
 	tel := newTelemetry(t)
 	_, client := tel.v2Interceptors(t)
 	srv := testkit.NewServer(t, (&v2PingServer{}).handler(), testkit.H2C)
-	stream, err := v2Client(srv, testkit.GRPC, nil, client).CallClientStream(context.Background(), v2SpecOf(connect.StreamTypeBidi))
+	stream, err := testkitv2.NewClient(srv, testkit.GRPC, nil, client).CallClientStream(context.Background(), testkitv2.SpecOf(connect.StreamTypeBidi))
 	assert.NoError(t, err)
 	assert.NoError(t, stream.Send(&testv1.CumSumRequest{Number: 1}))
 	assert.NoError(t, stream.Receive(&testv1.CumSumResponse{}))
@@ -371,7 +372,7 @@ func TestV2ClientStreamExactlyOnceConcurrent(t *testing.T) {
 	tel := newTelemetry(t)
 	_, client := tel.v2Interceptors(t)
 	srv := testkit.NewServer(t, (&v2PingServer{}).handler(), testkit.H2C)
-	c := v2Client(srv, testkit.GRPC, nil, client)
+	c := testkitv2.NewClient(srv, testkit.GRPC, nil, client)
 	const calls = 40
 	done := make(chan struct{}, calls)
 	for i := range calls {
@@ -379,7 +380,7 @@ func TestV2ClientStreamExactlyOnceConcurrent(t *testing.T) {
 			defer func() { done <- struct{}{} }()
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			stream, err := c.CallServerStream(ctx, v2SpecOf(connect.StreamTypeServer), &testv1.CountUpRequest{Number: 3})
+			stream, err := c.CallServerStream(ctx, testkitv2.SpecOf(connect.StreamTypeServer), &testv1.CountUpRequest{Number: 3})
 			if err != nil {
 				return
 			}
@@ -413,7 +414,7 @@ func TestV2OpenError(t *testing.T) {
 	tel := newTelemetry(t)
 	_, client := tel.v2Interceptors(t, otelconnect.WithInFlightMetric())
 	srv := testkit.NewServer(t, (&v2PingServer{}).handler(), testkit.H2C)
-	c := v2Client(srv, testkit.ConnectProto, []connecthttp.Option{connecthttp.WithSendCompression("nope")}, client)
+	c := testkitv2.NewClient(srv, testkit.ConnectProto, []connecthttp.Option{connecthttp.WithSendCompression("nope")}, client)
 	for _, st := range testkit.StreamTypes() {
 		t.Run(testkit.StreamTypeName(st), func(t *testing.T) {
 			tel.ended()
@@ -446,7 +447,7 @@ func TestV2HandlerPanic(t *testing.T) {
 		t.Run("h2c/v2/connect_proto/"+testkit.StreamTypeName(st), func(t *testing.T) {
 			tel.ended()
 			tel.collect(t)
-			_, err := v2Call(callCtx(t), v2Client(srv, testkit.ConnectProto, nil), st, nil)
+			_, err := v2Call(callCtx(t), testkitv2.NewClient(srv, testkit.ConnectProto, nil), st, nil)
 			assert.Error(t, err)
 			spans := tel.ended()
 			assert.Equal(t, len(spans), 1)
@@ -478,8 +479,8 @@ func TestV2NotModified(t *testing.T) {
 		return connecthttp.NewNotModifiedError()
 	}}
 	srv := testkit.NewServer(t, svc.handler(server), testkit.HTTP1)
-	c := v2Client(srv, testkit.ConnectProto, []connecthttp.Option{connecthttp.WithHTTPGet()}, client)
-	err := c.CallUnary(callCtx(t), v2Spec(testv1connect.TestServicePingProcedure), &testv1.PingRequest{Number: 1}, &testv1.PingResponse{})
+	c := testkitv2.NewClient(srv, testkit.ConnectProto, []connecthttp.Option{connecthttp.WithHTTPGet()}, client)
+	err := c.CallUnary(callCtx(t), testkitv2.Spec(testv1connect.TestServicePingProcedure), &testv1.PingRequest{Number: 1}, &testv1.PingResponse{})
 	assert.True(t, connecthttp.IsNotModifiedError(err), err)
 	spans := tel.ended()
 	assert.Equal(t, len(spans), 2)
@@ -495,8 +496,8 @@ func TestV2NotModified(t *testing.T) {
 		return connectv2.NewError(connectv2.CodeUnknown, "not modified")
 	}}
 	srv = testkit.NewServer(t, impostor.handler(server), testkit.HTTP1)
-	c = v2Client(srv, testkit.ConnectProto, []connecthttp.Option{connecthttp.WithHTTPGet()}, client)
-	err = c.CallUnary(callCtx(t), v2Spec(testv1connect.TestServicePingProcedure), &testv1.PingRequest{Number: 1}, &testv1.PingResponse{})
+	c = testkitv2.NewClient(srv, testkit.ConnectProto, []connecthttp.Option{connecthttp.WithHTTPGet()}, client)
+	err = c.CallUnary(callCtx(t), testkitv2.Spec(testv1connect.TestServicePingProcedure), &testv1.PingRequest{Number: 1}, &testv1.PingResponse{})
 	assert.True(t, err != nil && !connecthttp.IsNotModifiedError(err), err)
 	for _, span := range tel.ended() {
 		assert.True(t, contains(attrs(span.Attributes()), "rpc.response.status_code=UNKNOWN"), span.SpanKind().String())
@@ -522,7 +523,7 @@ func TestV2Filter(t *testing.T) {
 	}
 	server, client := tel.v2Interceptors(t, otelconnect.WithFilter(v1Filter))
 	srv := testkit.NewServer(t, (&v2PingServer{}).handler(server), testkit.H2C)
-	c := v2Client(srv, testkit.GRPC, nil, client)
+	c := testkitv2.NewClient(srv, testkit.GRPC, nil, client)
 	_, err := v2Call(callCtx(t), c, connect.StreamTypeUnary, nil)
 	assert.NoError(t, err)
 	assert.Equal(t, len(tel.ended()), 0)
@@ -533,7 +534,7 @@ func TestV2Filter(t *testing.T) {
 
 	server, client = tel.v2Interceptors(t, otelconnect.WithFilter(v2Filter))
 	srv = testkit.NewServer(t, (&v2PingServer{}).handler(server), testkit.H2C)
-	c = v2Client(srv, testkit.GRPC, nil, client)
+	c = testkitv2.NewClient(srv, testkit.GRPC, nil, client)
 	_, err = v2Call(callCtx(t), c, connect.StreamTypeServer, nil)
 	assert.NoError(t, err)
 	assert.Equal(t, len(tel.ended()), 0)
@@ -563,7 +564,7 @@ func TestV2AttributeFilter(t *testing.T) {
 	}
 	_, client := tel.v2Interceptors(t, otelconnect.WithAttributeFilter(dropPort))
 	srv := testkit.NewServer(t, (&v2PingServer{}).handler(), testkit.H2C)
-	_, err := v2Call(callCtx(t), v2Client(srv, testkit.GRPC, nil, client), connect.StreamTypeUnary, nil)
+	_, err := v2Call(callCtx(t), testkitv2.NewClient(srv, testkit.GRPC, nil, client), connect.StreamTypeUnary, nil)
 	assert.NoError(t, err)
 	v1Srv := testkit.NewServer(t, testkit.NewMux(&testkit.PingServer{}), testkit.H2C)
 	v1Client := testkit.NewClient(v1Srv, testkit.GRPC, connect.WithInterceptors(tel.interceptor(t, otelconnect.WithAttributeFilter(dropPort))))
@@ -604,7 +605,7 @@ func TestV2Labeler(t *testing.T) {
 		t.Run(testkit.StreamTypeName(st), func(t *testing.T) {
 			tel.ended()
 			tel.collect(t)
-			_, err := v2Call(ctx, v2Client(srv, testkit.GRPC, nil, client), st, nil)
+			_, err := v2Call(ctx, testkitv2.NewClient(srv, testkit.GRPC, nil, client), st, nil)
 			assert.NoError(t, err)
 			ms := tel.collect(t)
 			assert.True(t, contains(setAttrs(histFloat(t, ms, "rpc.server.call.duration")[0].Attributes), "tenant=acme"))
@@ -630,7 +631,7 @@ func TestV2HeaderCapture(t *testing.T) {
 	for _, st := range testkit.StreamTypes() {
 		t.Run("h2c/v2/grpc/"+testkit.StreamTypeName(st), func(t *testing.T) {
 			tel.ended()
-			_, err := v2Call(callCtx(t), v2Client(srv, testkit.GRPC, nil, client), st, http.Header{testkit.HeaderEcho: []string{"v2"}})
+			_, err := v2Call(callCtx(t), testkitv2.NewClient(srv, testkit.GRPC, nil, client), st, http.Header{testkit.HeaderEcho: []string{"v2"}})
 			assert.NoError(t, err)
 			spans := tel.ended()
 			assert.Equal(t, len(spans), 2)
@@ -652,7 +653,7 @@ func TestV2MessageEvents(t *testing.T) {
 	tel := newTelemetry(t)
 	server, client := tel.v2Interceptors(t, otelconnect.WithMessageEvents())
 	srv := testkit.NewServer(t, (&v2PingServer{}).handler(server), testkit.H2C)
-	_, err := v2Call(callCtx(t), v2Client(srv, testkit.GRPC, nil, client), connect.StreamTypeBidi, nil)
+	_, err := v2Call(callCtx(t), testkitv2.NewClient(srv, testkit.GRPC, nil, client), connect.StreamTypeBidi, nil)
 	assert.NoError(t, err)
 	spans := tel.ended()
 	assert.Equal(t, len(spans), 2)
@@ -705,7 +706,7 @@ func TestV2WithoutCallInfo(t *testing.T) {
 	t.Parallel()
 	tel := newTelemetry(t)
 	server, client := tel.v2Interceptors(t, otelconnect.WithMessageEvents(), otelconnect.WithPropagateResponseHeader())
-	spec := v2Spec(testv1connect.TestServicePingProcedure)
+	spec := testkitv2.Spec(testv1connect.TestServicePingProcedure)
 	handler := server(func(_ context.Context, _ connectv2.Spec, stream connectv2.ServerStream) error {
 		if err := stream.Receive(&testv1.PingRequest{}); err != nil {
 			return err
@@ -843,7 +844,7 @@ func TestV2Parity(t *testing.T) {
 				continue
 			}
 			c1 := testkit.NewClient(srv1, p, connect.WithInterceptors(v1))
-			c2 := v2Client(srv2, p, nil, client)
+			c2 := testkitv2.NewClient(srv2, p, nil, client)
 			for _, st := range testkit.StreamTypes() {
 				if !testkit.SupportsStream(n, st) {
 					continue
@@ -887,7 +888,7 @@ func TestV2Parity(t *testing.T) {
 				tel2.ended()
 				tel2.collect(t)
 				_, err1 := c1.Fail(callCtx(t), connect.NewRequest(&testv1.FailRequest{Code: int32(connect.CodeInternal), Message: "boom"}))
-				err2 := c2.CallUnary(callCtx(t), v2Spec(testv1connect.TestServiceFailProcedure),
+				err2 := c2.CallUnary(callCtx(t), testkitv2.Spec(testv1connect.TestServiceFailProcedure),
 					&testv1.FailRequest{Code: int32(connect.CodeInternal), Message: "boom"}, &testv1.FailResponse{})
 				assert.Equal(t, connect.CodeOf(err1), connect.CodeInternal)
 				assert.Equal(t, connectv2.CodeOf(err2), connectv2.CodeInternal)
@@ -923,7 +924,7 @@ func TestV2UnaryErrorResponseHeader(t *testing.T) {
 	}}).handler(server)
 	srv1, srv2 := testkit.NewServer(t, v1Mux, testkit.H2C), testkit.NewServer(t, v2Handler, testkit.H2C)
 	c1 := testkit.NewClient(srv1, testkit.GRPC, connect.WithInterceptors(v1))
-	c2 := v2Client(srv2, testkit.GRPC, nil, client)
+	c2 := testkitv2.NewClient(srv2, testkit.GRPC, nil, client)
 	for _, st := range []connect.StreamType{connect.StreamTypeUnary, connect.StreamTypeServer} {
 		t.Run(testkit.StreamTypeName(st), func(t *testing.T) {
 			var captured [2]int
@@ -959,7 +960,7 @@ func TestV2RPCSystemAndSignals(t *testing.T) {
 	tel := newTelemetry(t)
 	server, client := tel.v2Interceptors(t, otelconnect.WithRPCSystem(otelconnect.GRPCSystem))
 	srv := testkit.NewServer(t, (&v2PingServer{}).handler(server), testkit.HTTP1)
-	_, err := v2Call(callCtx(t), v2Client(srv, testkit.ConnectJSON, nil, client), connect.StreamTypeServer, nil)
+	_, err := v2Call(callCtx(t), testkitv2.NewClient(srv, testkit.ConnectJSON, nil, client), connect.StreamTypeServer, nil)
 	assert.NoError(t, err)
 	spans := tel.ended()
 	assert.Equal(t, len(spans), 2)
@@ -970,7 +971,7 @@ func TestV2RPCSystemAndSignals(t *testing.T) {
 
 	server, client = tel.v2Interceptors(t, otelconnect.WithoutTracing())
 	srv = testkit.NewServer(t, (&v2PingServer{}).handler(server), testkit.HTTP1)
-	_, err = v2Call(callCtx(t), v2Client(srv, testkit.ConnectJSON, nil, client), connect.StreamTypeUnary, nil)
+	_, err = v2Call(callCtx(t), testkitv2.NewClient(srv, testkit.ConnectJSON, nil, client), connect.StreamTypeUnary, nil)
 	assert.NoError(t, err)
 	assert.Equal(t, len(tel.ended()), 0)
 	ms := tel.collect(t)
@@ -979,7 +980,7 @@ func TestV2RPCSystemAndSignals(t *testing.T) {
 
 	server, client = tel.v2Interceptors(t, otelconnect.WithoutMetrics())
 	srv = testkit.NewServer(t, (&v2PingServer{}).handler(server), testkit.HTTP1)
-	_, err = v2Call(callCtx(t), v2Client(srv, testkit.ConnectJSON, nil, client), connect.StreamTypeClient, nil)
+	_, err = v2Call(callCtx(t), testkitv2.NewClient(srv, testkit.ConnectJSON, nil, client), connect.StreamTypeClient, nil)
 	assert.NoError(t, err)
 	assert.Equal(t, len(tel.ended()), 2)
 	assert.Equal(t, len(tel.collect(t)), 0)

@@ -16,62 +16,13 @@ import (
 	testv1 "github.com/connectware/connectware/internal/gen/connectware/test/v1"
 	"github.com/connectware/connectware/internal/gen/connectware/test/v1/testv1connect"
 	"github.com/connectware/connectware/internal/testkit"
+	"github.com/connectware/connectware/internal/testkit/testkitv2"
 	"github.com/connectware/connectware/otelconnect"
 )
 
-// The connect-go v2 side of the tests. There is no connect-go v2 generated
-// code for the test service: servers and clients use connect-go v2's
-// untyped API (Server.Register with a Spec per method, Client.CallUnary and
-// friends) on the generated Protobuf messages, which is what
-// protoc-gen-connect-go v2's output does underneath. v2PingServer answers
-// exactly as testkit.PingServer does, so that the same call made through
-// connect-go v1 and v2 can be compared.
-
-// v2Spec is the connect-go v2 Spec of the TestService procedure (Ping,
-// Fail, Sum, CountUp or CumSum).
-func v2Spec(procedure string) connectv2.Spec {
-	methods := testv1.File_connectware_test_v1_test_proto.Services().ByName("TestService").Methods()
-	spec := connectv2.Spec{Procedure: procedure}
-	switch procedure {
-	case testv1connect.TestServicePingProcedure:
-		spec.Schema = methods.ByName("Ping")
-		spec.IdempotencyLevel = connectv2.IdempotencyNoSideEffects
-	case testv1connect.TestServiceFailProcedure:
-		spec.Schema = methods.ByName("Fail")
-	case testv1connect.TestServiceSumProcedure:
-		spec.Schema = methods.ByName("Sum")
-		spec.StreamType = connectv2.StreamTypeClient
-	case testv1connect.TestServiceCountUpProcedure:
-		spec.Schema = methods.ByName("CountUp")
-		spec.StreamType = connectv2.StreamTypeServer
-	case testv1connect.TestServiceCumSumProcedure:
-		spec.Schema = methods.ByName("CumSum")
-		spec.StreamType = connectv2.StreamTypeBidi
-	}
-	return spec
-}
-
-// v2SpecOf is the spec of the procedure of kind st.
-func v2SpecOf(st connect.StreamType) connectv2.Spec { return v2Spec(testkit.Procedure(st)) }
-
-// v2Options are the connect-go v2 transport options of protocol p.
-func v2Options(p testkit.Protocol) []connecthttp.Option {
-	switch p {
-	case testkit.ConnectJSON:
-		return []connecthttp.Option{connecthttp.WithProtoJSON()}
-	case testkit.GRPC:
-		return []connecthttp.Option{connecthttp.WithGRPC()}
-	case testkit.GRPCWeb:
-		return []connecthttp.Option{connecthttp.WithGRPCWeb()}
-	}
-	return nil
-}
-
-// v2Client is a connect-go v2 client of srv speaking p.
-func v2Client(srv *testkit.Server, p testkit.Protocol, opts []connecthttp.Option, interceptors ...connectv2.ClientInterceptor) *connectv2.Client {
-	all := append(v2Options(p), opts...)
-	return connectv2.NewClient(connecthttp.NewTransport(srv.Client, srv.URL, all...), interceptors...)
-}
+// The connect-go v2 side of the tests, on internal/testkit/testkitv2.
+// v2PingServer answers exactly as testkit.PingServer does, so that the same
+// call made through connect-go v1 and v2 can be compared.
 
 // v2PingServer is the TestService on connect-go v2, answering as
 // testkit.PingServer does (Ping echoes, Fail fails with the code asked,
@@ -94,11 +45,11 @@ func (s *v2PingServer) handler(interceptors ...connectv2.ServerInterceptor) http
 		ping = s.ping
 	}
 	server.Register(
-		connectv2.Method{Spec: v2Spec(testv1connect.TestServicePingProcedure), Handler: ping},
-		connectv2.Method{Spec: v2Spec(testv1connect.TestServiceFailProcedure), Handler: s.fail},
-		connectv2.Method{Spec: v2Spec(testv1connect.TestServiceSumProcedure), Handler: s.sum},
-		connectv2.Method{Spec: v2Spec(testv1connect.TestServiceCountUpProcedure), Handler: s.countUp},
-		connectv2.Method{Spec: v2Spec(testv1connect.TestServiceCumSumProcedure), Handler: s.cumSum},
+		connectv2.Method{Spec: testkitv2.Spec(testv1connect.TestServicePingProcedure), Handler: ping},
+		connectv2.Method{Spec: testkitv2.Spec(testv1connect.TestServiceFailProcedure), Handler: s.fail},
+		connectv2.Method{Spec: testkitv2.Spec(testv1connect.TestServiceSumProcedure), Handler: s.sum},
+		connectv2.Method{Spec: testkitv2.Spec(testv1connect.TestServiceCountUpProcedure), Handler: s.countUp},
+		connectv2.Method{Spec: testkitv2.Spec(testv1connect.TestServiceCumSumProcedure), Handler: s.cumSum},
 	)
 	mux := http.NewServeMux()
 	connecthttp.Mount(mux, server)
@@ -220,7 +171,7 @@ func v2Call(ctx context.Context, client *connectv2.Client, st connect.StreamType
 			info.RequestHeader().Add(k, v)
 		}
 	}
-	spec := v2SpecOf(st)
+	spec := testkitv2.SpecOf(st)
 	switch st {
 	case connect.StreamTypeUnary:
 		var res testv1.PingResponse

@@ -25,6 +25,7 @@ import (
 	testv1 "github.com/connectware/connectware/internal/gen/connectware/test/v1"
 	"github.com/connectware/connectware/internal/gen/connectware/test/v1/testv1connect"
 	"github.com/connectware/connectware/internal/testkit"
+	"github.com/connectware/connectware/internal/testkit/testkitv2"
 	"github.com/connectware/connectware/validate"
 )
 
@@ -122,7 +123,7 @@ func TestV2ClientSendError(t *testing.T) {
 	for _, p := range v2Protocols() {
 		t.Run("h2c/v2/"+p.name+"/bidi_stream/client", func(t *testing.T) {
 			client := v2Client(srv, p, v2MarkInvalid, validate.NewClientInterceptor())
-			stream, err := client.CallClientStream(longCtx, v2Spec(connect.StreamTypeBidi))
+			stream, err := client.CallClientStream(longCtx, testkitv2.SpecOf(connect.StreamTypeBidi))
 			assert.NoError(t, err)
 			v2Code(t, stream.Send(&testv1.CumSumRequest{Number: -1}), connectv2.CodeInvalidArgument)
 			v2Code(t, stream.Send(&testv1.CumSumRequest{Number: 1}), connectv2.CodeInvalidArgument, "a failed stream stays failed")
@@ -132,7 +133,7 @@ func TestV2ClientSendError(t *testing.T) {
 			assert.NoError(t, stream.Close())
 			assert.NoError(t, stream.Close(), "Close is idempotent")
 
-			_, err = client.CallServerStream(longCtx, v2Spec(connect.StreamTypeServer), &testv1.CountUpRequest{Number: -1})
+			_, err = client.CallServerStream(longCtx, testkitv2.SpecOf(connect.StreamTypeServer), &testv1.CountUpRequest{Number: -1})
 			v2Code(t, err, connectv2.CodeInvalidArgument, "server stream")
 			assert.Equal(t, svc.requests.Load(), int64(0))
 		})
@@ -156,7 +157,7 @@ func TestV2ClientMidStream(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				ctx := testContext(t)
-				stream, err := c.client(validate.NewClientInterceptor()).CallClientStream(ctx, v2Spec(connect.StreamTypeClient))
+				stream, err := c.client(validate.NewClientInterceptor()).CallClientStream(ctx, testkitv2.SpecOf(connect.StreamTypeClient))
 				assert.NoError(t, err)
 				if headersOnly {
 					assert.NoError(t, stream.SendHeaders())
@@ -258,7 +259,7 @@ func v2PingPassesStreamsFail(t *testing.T, client *connectv2.Client) {
 	t.Helper()
 	ctx := testContext(t)
 	var res testv1.PingResponse
-	assert.NoError(t, client.CallUnary(ctx, v2Spec(connect.StreamTypeUnary), invalidPing(), &res), "Ping must not be validated")
+	assert.NoError(t, client.CallUnary(ctx, testkitv2.SpecOf(connect.StreamTypeUnary), invalidPing(), &res), "Ping must not be validated")
 	assert.Equal(t, res.GetNumber(), int64(-1))
 	for _, st := range []connect.StreamType{connect.StreamTypeClient, connect.StreamTypeServer, connect.StreamTypeBidi} {
 		v2Code(t, v2CallInvalid(ctx, client, st, false), connectv2.CodeInvalidArgument, testkit.StreamTypeName(st), "is still validated")
@@ -280,7 +281,7 @@ func v2StreamsPassPingFails(t *testing.T, client *connectv2.Client) {
 			assert.NoError(t, err, testkit.StreamTypeName(st), "must not be validated, late:", late)
 		}
 	}
-	v2Code(t, client.CallUnary(ctx, v2Spec(connect.StreamTypeUnary), invalidPing(), &testv1.PingResponse{}),
+	v2Code(t, client.CallUnary(ctx, testkitv2.SpecOf(connect.StreamTypeUnary), invalidPing(), &testv1.PingResponse{}),
 		connectv2.CodeInvalidArgument, "Ping is still validated")
 }
 
@@ -322,7 +323,7 @@ func TestV2IgnoreMessages(t *testing.T) {
 func TestV2WithoutErrorDetails(t *testing.T) {
 	t.Parallel()
 	v2BothSides(t, []validate.Option{validate.WithoutErrorDetails()}, func(t *testing.T, client *connectv2.Client) {
-		err := client.CallUnary(testContext(t), v2Spec(connect.StreamTypeUnary), invalidPing(), &testv1.PingResponse{})
+		err := client.CallUnary(testContext(t), testkitv2.SpecOf(connect.StreamTypeUnary), invalidPing(), &testv1.PingResponse{})
 		v2Code(t, err, connectv2.CodeInvalidArgument)
 		assert.True(t, !v2HasDetails(err), "error has details")
 		assert.Contains(t, err.Error(), "validation errors")
@@ -358,7 +359,7 @@ func TestV2FailureHook(t *testing.T) {
 	}
 	guarded := testkit.NewServer(t, (&v2Service{}).handler(validate.NewServerInterceptor(opts...)), testkit.H2C)
 	plain := testkit.NewServer(t, (&v2Service{}).handler(), testkit.H2C)
-	spec := v2Spec(connect.StreamTypeUnary)
+	spec := testkitv2.SpecOf(connect.StreamTypeUnary)
 	for _, isClient := range []bool{false, true} {
 		client := v2Client(guarded, v2Protocols()[0])
 		if isClient {
@@ -400,7 +401,7 @@ func TestV2FailureHook(t *testing.T) {
 func TestV2OtherValidatorError(t *testing.T) {
 	t.Parallel()
 	v2BothSides(t, []validate.Option{validate.WithValidator(failingValidator{})}, func(t *testing.T, client *connectv2.Client) {
-		err := client.CallUnary(testContext(t), v2Spec(connect.StreamTypeUnary), &testv1.PingRequest{}, &testv1.PingResponse{})
+		err := client.CallUnary(testContext(t), testkitv2.SpecOf(connect.StreamTypeUnary), &testv1.PingRequest{}, &testv1.PingResponse{})
 		v2Code(t, err, connectv2.CodeInternal)
 		assert.Contains(t, err.Error(), "validator unavailable")
 	})

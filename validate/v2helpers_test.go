@@ -22,6 +22,7 @@ import (
 	"github.com/connectware/connectware/internal/assert"
 	testv1 "github.com/connectware/connectware/internal/gen/connectware/test/v1"
 	"github.com/connectware/connectware/internal/testkit"
+	"github.com/connectware/connectware/internal/testkit/testkitv2"
 )
 
 // The connect-go v2 side of the tests. There is no connect-go v2 generated
@@ -29,27 +30,6 @@ import (
 // untyped API (Server.Register with a Spec per method, Client.CallUnary and
 // friends) with the generated Protobuf messages, which is what
 // protoc-gen-connect-go v2's output does underneath.
-
-// v2Spec is the connect-go v2 Spec of the TestService method of kind st.
-func v2Spec(st connect.StreamType) connectv2.Spec {
-	methods := testv1.File_connectware_test_v1_test_proto.Services().ByName("TestService").Methods()
-	spec := connectv2.Spec{
-		StreamType: connectv2.StreamType(st), // the same bits in both majors
-		Procedure:  testkit.Procedure(st),
-	}
-	switch st {
-	case connect.StreamTypeUnary:
-		spec.Schema = methods.ByName("Ping")
-		spec.IdempotencyLevel = connectv2.IdempotencyNoSideEffects
-	case connect.StreamTypeClient:
-		spec.Schema = methods.ByName("Sum")
-	case connect.StreamTypeServer:
-		spec.Schema = methods.ByName("CountUp")
-	case connect.StreamTypeBidi:
-		spec.Schema = methods.ByName("CumSum")
-	}
-	return spec
-}
 
 // v2Protocol is a connect-go v2 client configuration.
 type v2Protocol struct {
@@ -60,10 +40,10 @@ type v2Protocol struct {
 
 func v2Protocols() []v2Protocol {
 	return []v2Protocol{
-		{name: "connect+proto"},
-		{name: "connect+json", opts: []connecthttp.Option{connecthttp.WithProtoJSON()}},
-		{name: "grpc", opts: []connecthttp.Option{connecthttp.WithGRPC()}, grpc: true},
-		{name: "grpcweb", opts: []connecthttp.Option{connecthttp.WithGRPCWeb()}},
+		{name: "connect+proto", opts: testkitv2.Options(testkit.ConnectProto)},
+		{name: "connect+json", opts: testkitv2.Options(testkit.ConnectJSON)},
+		{name: "grpc", opts: testkitv2.Options(testkit.GRPC), grpc: true},
+		{name: "grpcweb", opts: testkitv2.Options(testkit.GRPCWeb)},
 	}
 }
 
@@ -119,10 +99,10 @@ type v2Service struct {
 func (s *v2Service) handler(interceptors ...connectv2.ServerInterceptor) http.Handler {
 	server := connectv2.NewServer(interceptors...)
 	server.Register(
-		connectv2.Method{Spec: v2Spec(connect.StreamTypeUnary), Handler: s.ping},
-		connectv2.Method{Spec: v2Spec(connect.StreamTypeClient), Handler: s.sum},
-		connectv2.Method{Spec: v2Spec(connect.StreamTypeServer), Handler: s.countUp},
-		connectv2.Method{Spec: v2Spec(connect.StreamTypeBidi), Handler: s.cumSum},
+		connectv2.Method{Spec: testkitv2.SpecOf(connect.StreamTypeUnary), Handler: s.ping},
+		connectv2.Method{Spec: testkitv2.SpecOf(connect.StreamTypeClient), Handler: s.sum},
+		connectv2.Method{Spec: testkitv2.SpecOf(connect.StreamTypeServer), Handler: s.countUp},
+		connectv2.Method{Spec: testkitv2.SpecOf(connect.StreamTypeBidi), Handler: s.cumSum},
 	)
 	mux := http.NewServeMux()
 	connecthttp.Mount(mux, server)
@@ -250,7 +230,7 @@ func (s *v2Service) cumSum(_ context.Context, _ connectv2.Spec, stream connectv2
 // 7 answers 7; Sum of 1 and 2 is 3; CountUp 3 sends 1, 2, 3; CumSum answers
 // 1 then 2 with 1 and 3.
 func v2CallValid(ctx context.Context, client *connectv2.Client, st connect.StreamType) error {
-	spec := v2Spec(st)
+	spec := testkitv2.SpecOf(st)
 	switch st {
 	case connect.StreamTypeUnary:
 		var res testv1.PingResponse
@@ -337,7 +317,7 @@ func want(got, want int64) error {
 // valid message, so the invalid one arrives mid-stream. It returns the
 // call's final error.
 func v2CallInvalid(ctx context.Context, client *connectv2.Client, st connect.StreamType, late bool) error {
-	spec := v2Spec(st)
+	spec := testkitv2.SpecOf(st)
 	switch st {
 	case connect.StreamTypeUnary:
 		return client.CallUnary(ctx, spec, invalidPing(), &testv1.PingResponse{})
