@@ -67,10 +67,34 @@ type guard struct {
 	limiter  Limiter
 	cfg      config
 	quickKey stringKey // the key, when calls may take the quick path
-	allowed  atomic.Uint64
-	rejected atomic.Uint64
-	errs     atomic.Uint64
-	pool     sync.Pool
+	// quickHeader is the canonical header name when quickKey is a
+	// KeyHeader.
+	quickHeader string
+	allowed     counter
+	rejected    atomic.Uint64
+	errs        atomic.Uint64
+	pool        sync.Pool
+}
+
+// counter is a count that calls on every core add to. It is spread over
+// cells, each on its own cache line and picked by the caller (by the key's
+// hash on the quick path), so that calls with different keys rarely
+// contend for one line.
+type counter struct {
+	cells [16]struct {
+		n atomic.Uint64
+		_ [56]byte
+	}
+}
+
+func (c *counter) add(pick uint64) { c.cells[pick%uint64(len(c.cells))].n.Add(1) }
+
+func (c *counter) load() uint64 {
+	var sum uint64
+	for i := range c.cells {
+		sum += c.cells[i].n.Load()
+	}
+	return sum
 }
 
 // scratch is per-decision memory, pooled so a decision does not allocate.
@@ -91,6 +115,9 @@ func newGuard(limiter Limiter, opts []Option) *guard {
 	}
 	if k, ok := g.cfg.key.(stringKey); ok && g.cfg.cost == nil && !g.cfg.allowedHeaders {
 		g.quickKey = k
+		if hk, ok := k.(headerKey); ok {
+			g.quickHeader = hk.name
+		}
 	}
 	g.pool.New = func() any { return &scratch{buf: make([]byte, 0, 64)} }
 	return g
@@ -106,7 +133,7 @@ func (g *guard) put(s *scratch) {
 }
 
 func (g *guard) stats() Stats {
-	return Stats{Allowed: g.allowed.Load(), Rejected: g.rejected.Load(), Errors: g.errs.Load()}
+	return Stats{Allowed: g.allowed.load(), Rejected: g.rejected.Load(), Errors: g.errs.Load()}
 }
 
 // limiterFor returns the limiter for procedure, or nil when it is not
@@ -147,9 +174,19 @@ func (g *guard) quick(ctx context.Context, h http.Header, lim Limiter) (out outc
 	if !isLocal {
 		return 0, at, false
 	}
-	k, hasKey := g.quickKey.keyString(ctx, h)
-	if !hasKey {
-		return outcomeUnlimited, at, true
+	var k string
+	if name := g.quickHeader; name != "" {
+		// headerKey.keyString, without the call through an interface.
+		vs := h[name]
+		if len(vs) == 0 || vs[0] == "" {
+			return outcomeUnlimited, at, true
+		}
+		k = vs[0]
+	} else {
+		var hasKey bool
+		if k, hasKey = g.quickKey.keyString(ctx, h); !hasKey {
+			return outcomeUnlimited, at, true
+		}
 	}
 	if len(k) > maxKeyLen {
 		return 0, at, false
@@ -159,10 +196,11 @@ func (g *guard) quick(ctx context.Context, h http.Header, lim Limiter) (out outc
 	} else {
 		at = monotonicNow()
 	}
-	if allowed, _ := local.take(at, k, 1, false); !allowed {
+	hash := local.hash(k)
+	if !local.allow1(at, k, hash) {
 		return 0, at, false
 	}
-	g.allowed.Add(1)
+	g.allowed.add(hash)
 	return outcomeAllowed, time.Time{}, true
 }
 
@@ -198,7 +236,7 @@ func (g *guard) decide(s *scratch, lim Limiter, n int) outcome {
 		}
 		allowed, tokens := local.take(t, k, n, g.cfg.allowedHeaders)
 		if allowed && !g.cfg.allowedHeaders {
-			g.allowed.Add(1)
+			g.allowed.add(0)
 			return outcomeAllowed
 		}
 		s.d = local.decision(allowed, tokens, n)
@@ -232,7 +270,7 @@ func (g *guard) decide(s *scratch, lim Limiter, n int) outcome {
 		}
 		return outcomeRejected
 	}
-	g.allowed.Add(1)
+	g.allowed.add(0)
 	return outcomeAllowed
 }
 

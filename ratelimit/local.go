@@ -4,8 +4,10 @@ import (
 	"context"
 	"hash/maphash"
 	"math"
+	"math/bits"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -15,49 +17,82 @@ import (
 // limiter tracks.
 const DefaultMaxKeys = 100_000
 
+// lastGrain is how precisely a [Local] records when a key was last used:
+// a decision writes the time only when it moved on by at least this much,
+// so a busy key costs no write to shared memory. Idle keys are evicted
+// lastGrain late to make up for it.
+const lastGrain = int64(time.Millisecond)
+
 // Local is an in-memory [Limiter] with one golang.org/x/time/rate token
 // bucket per key.
 //
 // Memory is bounded: Local tracks at most MaxKeys keys (see [WithMaxKeys]).
 // A key unused for the idle timeout (see [WithIdleTimeout]; by default the
 // policy's Window, after which its bucket would be full anyway) is evicted
-// without changing any decision; keys are spread over up to 64 shards, and
-// each shard forgets its idle keys when it next adds one. When the bound is reached and no key is
-// idle, the least recently used key is evicted to make room: its bucket
-// starts full if it returns. An attacker rotating keys therefore cannot grow
-// memory, but can, at the bound, make other keys forget what they spent; size
-// MaxKeys well above the number of clients active within one Window.
+// without changing any decision. Keys are spread over up to 64 shards, and a
+// shard looks for idle keys to forget whenever it adds one. When the bound
+// is reached, a shard evicts a key that was not used since the shard last
+// looked at it (the CLOCK approximation of least recently used; idle keys
+// go first): a key in steady use keeps its state, and a key that returns
+// after eviction starts with a full bucket. An attacker rotating keys
+// therefore cannot grow memory, but can, at the bound, make other keys
+// forget what they spent; size MaxKeys well above the number of clients
+// active within one Window.
 //
-// Local is safe for concurrent use. A decision for a known key does not
-// allocate.
+// Local is safe for concurrent use. A decision for a known key takes no
+// lock of Local's own (only its bucket's) and does not allocate.
 type Local struct {
-	policy   Policy
-	idle     int64 // nanoseconds; <= 0 means never idle-evict
-	perShard int
-	seed     maphash.Seed
-	shards   []shard
+	policy     Policy
+	idle       int64 // nanoseconds; <= 0 means never idle-evict
+	perShard   int
+	shardShift uint // a key's shard is its hash shifted right by this
+	seed       maphash.Seed
+	shards     []shard
+
+	// passed, when set (by tests), runs after the CLOCK hand clears a
+	// key's used mark.
+	passed func(*entry)
 }
 
-// shard is one lock's share of the keys. Its map is keyed by the key's
-// 64-bit hash, which also picked the shard, so a decision hashes its key
-// once; keys whose hashes collide (with a random seed, about one pair in
-// 10^10 at 100,000 keys) share a map slot through a chain.
+// shard is one share of the keys. Its open-addressing hash table is read
+// by decisions without locking; inserts and evictions change it under mu.
+// A removed entry's slot holds the tombstone, and the table is rebuilt when
+// live entries and tombstones fill three quarters of it. Eviction follows
+// the ring, the CLOCK algorithm's frames (nil for a free one), kept apart
+// from the table so that rebuilding the table does not move the hand.
 type shard struct {
-	mu         sync.Mutex
-	m          map[uint64]*entry
-	n          int    // entries, chained ones included
-	head, tail *entry // most and least recently used
-	_          [32]byte
+	mu    sync.Mutex
+	tab   atomic.Pointer[table]
+	used  int      // slots of tab that are not empty: live entries and tombstones
+	ring  []*entry // at most perShard frames
+	free  []int    // the free frames of ring
+	hand  int      // the next frame the CLOCK evictor looks at
+	sweep int      // the next frame the idle sweep looks at
+	_     [24]byte
+}
+
+type table struct {
+	mask  uint64
+	slots []atomic.Pointer[entry]
 }
 
 type entry struct {
-	key        string
-	hash       uint64
-	same       *entry // the next entry whose key has the same hash
-	last       int64  // UnixNano of the last decision
-	prev, next *entry
-	lim        rate.Limiter
+	key  string // immutable once published, as is hash
+	hash uint64
+	// last is the UnixNano of the last decision, to within lastGrain.
+	last atomic.Int64
+	// used says the key was used since the CLOCK hand last passed it.
+	used  atomic.Bool
+	frame int // the entry's index in its shard's ring, under the shard's mu
+	lim   rate.Limiter
 }
+
+// tombstone marks a slot whose entry was removed: lookups probe past it.
+var tombstone = &entry{}
+
+// sweepFrames is how many frames a shard examines for idle keys each time
+// it adds one.
+const sweepFrames = 8
 
 // LocalOption configures a [Local] limiter.
 type LocalOption interface {
@@ -81,10 +116,11 @@ func WithMaxKeys(n int) LocalOption {
 }
 
 // WithIdleTimeout sets how long a key may go unused before [Local] forgets
-// it. The default, the policy's Window, never changes a decision, since a
-// bucket left alone that long is full again. A shorter timeout saves memory
-// at the price of forgiving clients early; zero or less keeps keys until the
-// MaxKeys bound pushes them out.
+// it (to within a millisecond, never early). The default, the policy's
+// Window, never changes a decision, since a bucket left alone that long is
+// full again. A shorter timeout saves memory at the price of forgiving
+// clients early; zero or less keeps keys until the MaxKeys bound pushes them
+// out.
 func WithIdleTimeout(d time.Duration) LocalOption {
 	return localOptionFunc(func(c *localConfig) { c.idle, c.idleSet = d, true })
 }
@@ -112,16 +148,21 @@ func NewLocal(policy Policy, opts ...LocalOption) *Local {
 		n *= 2
 	}
 	l := &Local{
-		policy:   policy,
-		idle:     int64(cfg.idle),
-		perShard: cfg.maxKeys / n,
-		seed:     maphash.MakeSeed(),
-		shards:   make([]shard, n),
+		policy:     policy,
+		idle:       int64(cfg.idle),
+		perShard:   cfg.maxKeys / n,
+		shardShift: uint(64 - bits.TrailingZeros(uint(n))),
+		seed:       maphash.MakeSeed(),
+		shards:     make([]shard, n),
 	}
 	for i := range l.shards {
-		l.shards[i].m = make(map[uint64]*entry)
+		l.shards[i].tab.Store(newTable(8))
 	}
 	return l
+}
+
+func newTable(size int) *table {
+	return &table{mask: uint64(size - 1), slots: make([]atomic.Pointer[entry], size)}
 }
 
 // Policy returns the policy l enforces.
@@ -134,7 +175,7 @@ func (l *Local) Len() int {
 	for i := range l.shards {
 		s := &l.shards[i]
 		s.mu.Lock()
-		total += s.n
+		total += len(s.ring) - len(s.free)
 		s.mu.Unlock()
 	}
 	return total
@@ -155,37 +196,65 @@ func (l *Local) AllowN(_ context.Context, now time.Time, key string, n int) (Dec
 	return l.decision(allowed, tokens, n), nil
 }
 
+// hash returns the hash of key that picks its shard and slot.
+func (l *Local) hash(key string) uint64 { return maphash.String(l.seed, key) }
+
+// allow1 spends one token from the bucket of key, whose hash is h, at now
+// if it holds one, and reports whether it did: the interceptor's and
+// middleware's usual decision.
+func (l *Local) allow1(now time.Time, key string, h uint64) bool {
+	return l.bucket(now, key, h).AllowN(now, 1)
+}
+
 // take spends n tokens from key's bucket at now if it holds them, and
 // reports whether it did and, unless the call was allowed and full is
 // false, the tokens left.
 func (l *Local) take(now time.Time, key string, n int, full bool) (allowed bool, tokens float64) {
-	return l.takeHashed(now, key, maphash.String(l.seed, key), n, full)
+	return l.takeHashed(now, key, l.hash(key), n, full)
 }
 
 // takeHashed is take for a key whose hash is h.
 func (l *Local) takeHashed(now time.Time, key string, h uint64, n int, full bool) (allowed bool, tokens float64) {
-	n = max(n, 0)
-	s := &l.shards[h&uint64(len(l.shards)-1)]
-	nanos := now.UnixNano()
-	s.mu.Lock()
-	e := s.m[h]
-	for e != nil && e.key != key {
-		e = e.same
-	}
-	if e == nil {
-		e = l.insert(s, key, h, nanos)
-	} else if s.head != e {
-		s.touch(e)
-	}
-	e.last = nanos
-	allowed = e.lim.AllowN(now, n)
+	lim := l.bucket(now, key, h)
+	allowed = lim.AllowN(now, max(n, 0))
 	if allowed && !full {
-		s.mu.Unlock()
 		return true, 0
 	}
-	tokens = e.lim.TokensAt(now)
-	s.mu.Unlock()
-	return allowed, tokens
+	return allowed, lim.TokensAt(now)
+}
+
+// bucket returns the bucket of key, whose hash is h, adding it when the key
+// is new, and records its use at now.
+func (l *Local) bucket(now time.Time, key string, h uint64) *rate.Limiter {
+	s := &l.shards[h>>l.shardShift]
+	nanos := now.UnixNano()
+	e := s.tab.Load().find(key, h)
+	if e == nil {
+		s.mu.Lock()
+		e = l.insert(s, key, h, nanos)
+		s.mu.Unlock()
+		return &e.lim
+	}
+	if !e.used.Load() {
+		e.used.Store(true)
+	}
+	if last := e.last.Load(); nanos-last >= lastGrain || nanos < last {
+		e.last.Store(nanos)
+	}
+	return &e.lim
+}
+
+// find returns the live entry for key, whose hash is h, or nil.
+func (t *table) find(key string, h uint64) *entry {
+	for i := h & t.mask; ; i = (i + 1) & t.mask {
+		e := t.slots[i].Load()
+		if e == nil {
+			return nil
+		}
+		if e.hash == h && e.key == key && e != tombstone {
+			return e
+		}
+	}
 }
 
 func (l *Local) decision(allowed bool, tokens float64, n int) Decision {
@@ -209,83 +278,122 @@ func (l *Local) decision(allowed bool, tokens float64, n int) Decision {
 	return d
 }
 
-// insert adds key to s, evicting idle keys, and the least recently used one
-// when s is full. It recycles an evicted entry when it can.
+// insert returns the entry for key in s, adding it when no other decision
+// did meanwhile. It first sweeps a few frames for idle keys, then evicts a
+// key when s is full, and rebuilds the table when it is three quarters
+// used. s.mu is held.
 func (l *Local) insert(s *shard, key string, h uint64, nanos int64) *entry {
-	var spare *entry
-	for s.tail != nil && l.idle > 0 && nanos-s.tail.last >= l.idle {
-		spare = s.evict(s.tail)
+	t := s.tab.Load()
+	if e := t.find(key, h); e != nil {
+		return e
 	}
-	if s.n >= l.perShard && s.tail != nil {
-		spare = s.evict(s.tail)
+	if l.idle > 0 && len(s.ring) > 0 {
+		for range min(sweepFrames, len(s.ring)) {
+			s.sweep %= len(s.ring)
+			if e := s.ring[s.sweep]; e != nil && l.isIdle(e, nanos) {
+				s.remove(t, e)
+			}
+			s.sweep++
+		}
 	}
-	e := spare
-	if e == nil {
-		e = &entry{}
-	} else {
-		*e = entry{lim: rate.Limiter{}} // keeps vet quiet: the zero limiter, not a copy
+	if len(s.ring)-len(s.free) >= l.perShard {
+		s.evict(l, t, nanos)
 	}
-	e.key, e.hash = strings.Clone(key), h
+	if 4*(s.used+1) > 3*len(t.slots) {
+		t = s.rebuild(t)
+	}
+	e := &entry{key: strings.Clone(key), hash: h}
+	e.last.Store(nanos)
 	// A limiter whose last update is the zero time is full at its first
 	// decision: set burst, then limit, both "at" the zero time.
 	e.lim.SetBurstAt(time.Time{}, l.policy.Burst)
 	e.lim.SetLimitAt(time.Time{}, l.policy.Limit)
-	e.same = s.m[h]
-	s.m[h] = e
-	s.n++
-	s.pushFront(e)
-	return e
-}
-
-func (s *shard) evict(e *entry) *entry {
-	s.unlink(e)
-	switch first := s.m[e.hash]; {
-	case first == e && e.same == nil:
-		delete(s.m, e.hash)
-	case first == e:
-		s.m[e.hash] = e.same
-	default:
-		for p := first; p != nil; p = p.same {
-			if p.same == e {
-				p.same = e.same
-				break
-			}
+	if n := len(s.free); n > 0 {
+		e.frame = s.free[n-1]
+		s.free = s.free[:n-1]
+		s.ring[e.frame] = e
+	} else {
+		e.frame = len(s.ring)
+		s.ring = append(s.ring, e)
+	}
+	for i := h & t.mask; ; i = (i + 1) & t.mask {
+		switch t.slots[i].Load() {
+		case nil:
+			s.used++
+			t.slots[i].Store(e)
+			return e
+		case tombstone:
+			t.slots[i].Store(e)
+			return e
 		}
 	}
-	e.same = nil
-	s.n--
-	return e
 }
 
-func (s *shard) touch(e *entry) {
-	if s.head == e {
-		return
-	}
-	s.unlink(e)
-	s.pushFront(e)
+// isIdle reports whether e was last used the idle timeout or longer before
+// nanos.
+func (l *Local) isIdle(e *entry, nanos int64) bool {
+	return nanos-e.last.Load() >= l.idle+lastGrain
 }
 
-func (s *shard) pushFront(e *entry) {
-	e.prev, e.next = nil, s.head
-	if s.head != nil {
-		s.head.prev = e
-	}
-	s.head = e
-	if s.tail == nil {
-		s.tail = e
+// evict removes one entry from s, which holds at least one: the first one
+// the CLOCK hand finds idle or unused since it last passed, clearing the
+// used mark of the others it passes. A new key starts unmarked, so a key
+// used only once goes first; it takes the freed frame, just behind the
+// hand, so it has a whole turn to be used again. Decisions may
+// mark keys used again meanwhile, so after two turns of the ring the hand
+// takes the next entry it finds.
+func (s *shard) evict(l *Local, t *table, nanos int64) {
+	for step := 0; ; step++ {
+		s.hand %= len(s.ring)
+		e := s.ring[s.hand]
+		s.hand++
+		if e == nil {
+			continue
+		}
+		if step >= 2*len(s.ring) || (l.idle > 0 && l.isIdle(e, nanos)) || !e.used.Load() {
+			s.remove(t, e)
+			return
+		}
+		e.used.Store(false)
+		if l.passed != nil {
+			l.passed(e)
+		}
 	}
 }
 
-func (s *shard) unlink(e *entry) {
-	if e.prev != nil {
-		e.prev.next = e.next
-	} else {
-		s.head = e.next
+// remove takes e out of t, where it is live, and out of the ring.
+func (s *shard) remove(t *table, e *entry) {
+	for i := e.hash & t.mask; ; i = (i + 1) & t.mask {
+		if t.slots[i].Load() == e {
+			t.slots[i].Store(tombstone)
+			break
+		}
 	}
-	if e.next != nil {
-		e.next.prev = e.prev
-	} else {
-		s.tail = e.prev
+	s.ring[e.frame] = nil
+	s.free = append(s.free, e.frame)
+}
+
+// rebuild replaces t with a table holding s's live entries, sized so they
+// fill less than half of it (the tombstones go), and returns it. Decisions
+// still reading t find what they found before.
+func (s *shard) rebuild(t *table) *table {
+	live := len(s.ring) - len(s.free)
+	size := 8
+	for size < 2*(live+1) {
+		size *= 2
 	}
-	e.prev, e.next = nil, nil
+	nt := newTable(size)
+	for _, e := range s.ring {
+		if e == nil {
+			continue
+		}
+		j := e.hash & nt.mask
+		for nt.slots[j].Load() != nil {
+			j = (j + 1) & nt.mask
+		}
+		nt.slots[j].Store(e)
+	}
+	s.used = live
+	s.tab.Store(nt)
+	return nt
 }

@@ -2,16 +2,23 @@ package ratelimit
 
 import (
 	"context"
+	"hash/maphash"
 	"net/http"
+	"slices"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/connectware/connectware/internal/assert"
 )
 
-// TestLocalHashCollisions forces keys onto one hash: they must keep
-// separate buckets, and evicting any of them must keep the others
-// reachable.
+// TestLocalHashCollisions forces keys onto one hash, so that they share
+// one probe sequence: they must keep separate buckets, and evicting any of
+// them (which leaves a tombstone in the sequence) must keep the others
+// reachable, through evictions and table rebuilds.
 func TestLocalHashCollisions(t *testing.T) {
 	t.Parallel()
 	now := time.Unix(1_000_000, 0)
@@ -28,33 +35,59 @@ func TestLocalHashCollisions(t *testing.T) {
 		assert.True(t, !take(k), "second call for "+k+" shares no bucket")
 	}
 	assert.Equal(t, l.Len(), 3)
-	// A fourth key evicts the least recently used one ("a", from the middle
-	// of the chain: the chain is c, b, a).
-	assert.True(t, take("d"))
-	assert.Equal(t, l.Len(), 3)
-	assert.True(t, !take("b"), "b is still tracked")
-	assert.True(t, !take("c"), "c is still tracked")
-	assert.True(t, !take("d"), "d is tracked")
-	// "a" comes back with a full bucket, evicting "b" (now the least recently used).
-	assert.True(t, take("a"))
-	assert.True(t, !take("c"))
-	assert.True(t, !take("d"))
-	assert.True(t, take("b"), "b was evicted, so its bucket is new")
-	// Evict the chain's head and tail too: every key stays consistent.
-	for _, k := range []string{"e", "f", "g"} {
-		assert.True(t, take(k))
+	s := &l.shards[0]
+	for i := range 200 {
+		k := "k" + strconv.Itoa(i)
+		assert.True(t, take(k), "a new key starts full: "+k)
+		assert.Equal(t, l.Len(), 3)
+		tab := s.tab.Load()
+		live := 0
+		for j := range tab.slots {
+			e := tab.slots[j].Load()
+			if e == nil || e == tombstone {
+				continue
+			}
+			live++
+			assert.True(t, s.ring[e.frame] == e, "the ring holds every live entry: "+e.key)
+			assert.True(t, tab.find(e.key, h) == e, "every live entry is reachable: "+e.key)
+			assert.True(t, !take(e.key), "a tracked key keeps its spent bucket: "+e.key)
+		}
+		assert.Equal(t, live, 3, "live entries in the table")
+		assert.True(t, s.used*4 <= 3*len(tab.slots), "the table always has empty slots")
 	}
-	assert.Equal(t, l.Len(), 3)
-	for _, k := range []string{"e", "f", "g"} {
-		assert.True(t, !take(k))
+}
+
+// TestLocalEvictsUnusedFirst checks the CLOCK order: with the bound
+// reached, a new key evicts the first key, in the hand's order, that was
+// not used since the hand last passed it (a new key counts as unused), and
+// clears the marks of the used keys it passes.
+func TestLocalEvictsUnusedFirst(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_000_000, 0)
+	l := NewLocal(Policy{Limit: 1, Burst: 1}, WithMaxKeys(4), WithIdleTimeout(0))
+	tracked := func(k string) bool {
+		return l.shards[0].tab.Load().find(k, maphash.String(l.seed, k)) != nil
 	}
-	s := &l.shards[h&uint64(len(l.shards)-1)]
-	n := 0
-	for e := s.m[h]; e != nil; e = e.same {
-		n++
+	check := func(want ...string) {
+		t.Helper()
+		for _, k := range []string{"a", "b", "c", "d", "e", "f", "g"} {
+			assert.Equal(t, tracked(k), slices.Contains(want, k), "tracked: "+k)
+		}
 	}
-	assert.Equal(t, n, 3, "chain length")
-	assert.Equal(t, len(s.m), 1)
+	for _, k := range []string{"a", "b", "c", "d"} {
+		l.Allow(now, k)
+	}
+	l.Allow(now, "a")
+	l.Allow(now, "c")
+	l.Allow(now, "e") // clears a, evicts b; e takes b's frame
+	check("a", "c", "d", "e")
+	l.Allow(now, "f") // clears c, evicts d
+	check("a", "c", "e", "f")
+	l.Allow(now, "a")
+	l.Allow(now, "g") // a is used again: passes it and clears it, evicts e
+	check("a", "c", "f", "g")
+	assert.True(t, !l.Allow(now, "a").Allowed, "a kept its spent bucket")
+	assert.True(t, !l.Allow(now, "c").Allowed, "c kept its spent bucket")
 }
 
 // TestQuickPathEngaged checks which configurations decide handler calls on
@@ -99,4 +132,76 @@ type otherLimiter struct{ l *Local }
 
 func (o otherLimiter) AllowN(ctx context.Context, now time.Time, key string, n int) (Decision, error) {
 	return o.l.AllowN(ctx, now, key, n)
+}
+
+// TestLocalConcurrentChurn has goroutines decide for overlapping keys
+// while others add new ones, so that lock-free lookups race inserts,
+// evictions, idle sweeps and table rebuilds. Run under -race it checks the
+// memory accesses; after it, the shard's table and ring must agree, and
+// the bound must hold.
+func TestLocalConcurrentChurn(t *testing.T) {
+	t.Parallel()
+	l := NewLocal(Policy{Limit: 1000, Burst: 10}, WithMaxKeys(64), WithIdleTimeout(5*time.Millisecond))
+	base := time.Unix(1_000_000, 0)
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := range 3000 {
+				now := base.Add(time.Duration(i) * time.Millisecond)
+				l.Allow(now, "hot-"+strconv.Itoa(i%4))
+				l.Allow(now, "w"+strconv.Itoa(w)+"-"+strconv.Itoa(i))
+				assert.True(t, l.Len() <= 64, "bound")
+			}
+		})
+	}
+	wg.Wait()
+	for i := range l.shards {
+		s := &l.shards[i]
+		tab := s.tab.Load()
+		live, used := 0, 0
+		for j := range tab.slots {
+			e := tab.slots[j].Load()
+			if e == nil {
+				continue
+			}
+			used++
+			if e == tombstone {
+				continue
+			}
+			live++
+			assert.True(t, s.ring[e.frame] == e, "the ring holds every live entry")
+			assert.True(t, tab.find(e.key, e.hash) == e, "every live entry is reachable")
+		}
+		assert.Equal(t, used, s.used)
+		assert.Equal(t, live, len(s.ring)-len(s.free))
+		for _, f := range s.free {
+			assert.True(t, s.ring[f] == nil, "free frames are empty")
+		}
+	}
+}
+
+// TestLocalEvictionEndsUnderLoad has every key used again as soon as the
+// CLOCK hand clears its mark, as keys in constant use from other goroutines
+// can be: the hand must still evict one after two turns rather than spin.
+func TestLocalEvictionEndsUnderLoad(t *testing.T) {
+	t.Parallel()
+	l := NewLocal(Policy{Limit: rate.Inf, Burst: 1}, WithMaxKeys(3), WithIdleTimeout(0))
+	l.passed = func(e *entry) { e.used.Store(true) }
+	now := time.Unix(1_000_000, 0)
+	for _, k := range []string{"a", "b", "c"} {
+		l.Allow(now, k)
+		l.Allow(now, k)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		l.Allow(now, "d")
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("adding a key hung while every key was in use")
+	}
+	assert.Equal(t, l.Len(), 3)
+	assert.True(t, l.shards[0].tab.Load().find("d", l.hash("d")) != nil, "d was added")
 }

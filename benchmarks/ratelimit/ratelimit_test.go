@@ -10,6 +10,8 @@ import (
 	"context"
 	"hash/maphash"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"runtime"
@@ -297,5 +299,57 @@ func startRedis(b *testing.B, path string) string {
 			b.Fatal("redis-server did not start")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestAllocationTargets holds the target: a local keyed decision
+// allocates nothing, whichever key picks the bucket and whichever
+// placement decides, once the key is known.
+func TestAllocationTargets(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		key  ratelimit.Key
+		// onlyHTTP: a request built in process for an interceptor has no
+		// peer address, so no IP key.
+		onlyHTTP bool
+	}{
+		{"header", ratelimit.KeyHeader("X-Api-Key"), false},
+		{"ip", ratelimit.KeyIP(), true},
+		{"procedure+header", ratelimit.KeyJoin(ratelimit.KeyProcedure(), ratelimit.KeyHeader("X-Api-Key")), false},
+	} {
+		if !tc.onlyHTTP {
+			t.Run("interceptor/"+tc.name, func(t *testing.T) {
+				ic := ratelimit.NewInterceptor(ratelimit.NewLocal(generous), ratelimit.WithKey(tc.key))
+				call := ic.WrapUnary(noop)
+				req := request()
+				if _, err := call(ctx, req); err != nil {
+					t.Fatal(err)
+				}
+				if n := testing.AllocsPerRun(1000, func() { _, _ = call(ctx, req) }); n != 0 {
+					t.Errorf("%v allocations per decision, want 0", n)
+				}
+				if got := ic.Stats().Allowed; got < 1000 {
+					t.Errorf("%d calls decided, want every one", got)
+				}
+			})
+		}
+		t.Run("middleware/"+tc.name, func(t *testing.T) {
+			mw := ratelimit.NewMiddleware(ratelimit.NewLocal(generous), ratelimit.WithKey(tc.key))
+			h := mw.Wrap(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+			r := httptest.NewRequest(http.MethodPost, "/connectware.test.v1.TestService/Ping", nil)
+			r.Header.Set("X-Api-Key", "client-42")
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if n := testing.AllocsPerRun(1000, func() { h.ServeHTTP(w, r) }); n != 0 {
+				t.Errorf("%v allocations per decision, want 0", n)
+			}
+			if w.Code != http.StatusOK {
+				t.Errorf("status %d, want 200", w.Code)
+			}
+			if got := mw.Stats().Allowed; got < 1000 {
+				t.Errorf("%d requests decided, want every one", got)
+			}
+		})
 	}
 }
