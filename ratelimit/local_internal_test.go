@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"hash/maphash"
+	mathrand "math/rand/v2"
 	"net/http"
 	"slices"
 	"strconv"
@@ -204,4 +205,40 @@ func TestLocalEvictionEndsUnderLoad(t *testing.T) {
 	}
 	assert.Equal(t, l.Len(), 3)
 	assert.True(t, l.shards[0].tab.Load().find("d", l.hash("d")) != nil, "d was added")
+}
+
+// TestLocalMatchesReference runs random decisions through a Local that
+// never needs to evict and through one plain rate.Limiter per key: every
+// answer and token count must agree. Hashes are squeezed into a few values
+// for half the keys so that lookups walk long probe sequences, across
+// table rebuilds.
+func TestLocalMatchesReference(t *testing.T) {
+	t.Parallel()
+	policy := Policy{Limit: 5, Burst: 3}
+	l := NewLocal(policy, WithMaxKeys(1000), WithIdleTimeout(0))
+	ref := map[string]*rate.Limiter{}
+	rng := mathrand.New(mathrand.NewPCG(1, 2))
+	now := time.Unix(1_000_000, 0)
+	for i := range 20_000 {
+		now = now.Add(time.Duration(rng.IntN(100)) * time.Millisecond)
+		key := "k" + strconv.Itoa(rng.IntN(300))
+		h := l.hash(key)
+		if len(key)%2 == 0 {
+			h = uint64(len(key)) // collide with every key of this length
+		}
+		n := rng.IntN(4)
+		allowed, tokens := l.takeHashed(now, key, h, n, true)
+		r := ref[key]
+		if r == nil {
+			r = rate.NewLimiter(policy.Limit, policy.Burst)
+			r.SetBurstAt(time.Time{}, policy.Burst)
+			r.SetLimitAt(time.Time{}, policy.Limit)
+			ref[key] = r
+		}
+		want := r.AllowN(now, n)
+		if allowed != want || tokens != r.TokensAt(now) {
+			t.Fatalf("decision %d for %s: got %v with %v tokens, want %v with %v", i, key, allowed, tokens, want, r.TokensAt(now))
+		}
+	}
+	assert.Equal(t, l.Len(), len(ref))
 }
