@@ -67,13 +67,10 @@ type guard struct {
 	limiter  Limiter
 	cfg      config
 	quickKey stringKey // the key, when calls may take the quick path
-	// quickHeader is the canonical header name when quickKey is a
-	// KeyHeader.
-	quickHeader string
-	allowed     counter
-	rejected    atomic.Uint64
-	errs        atomic.Uint64
-	pool        sync.Pool
+	allowed  counter
+	rejected atomic.Uint64
+	errs     atomic.Uint64
+	pool     sync.Pool
 }
 
 // counter is a count that calls on every core add to. It is spread over
@@ -115,9 +112,6 @@ func newGuard(limiter Limiter, opts []Option) *guard {
 	}
 	if k, ok := g.cfg.key.(stringKey); ok && g.cfg.cost == nil && !g.cfg.allowedHeaders {
 		g.quickKey = k
-		if hk, ok := k.(headerKey); ok {
-			g.quickHeader = hk.name
-		}
 	}
 	g.pool.New = func() any { return &scratch{buf: make([]byte, 0, 64)} }
 	return g
@@ -174,19 +168,9 @@ func (g *guard) quick(ctx context.Context, h http.Header, lim Limiter) (out outc
 	if !isLocal {
 		return 0, at, false
 	}
-	var k string
-	if name := g.quickHeader; name != "" {
-		// headerKey.keyString, without the call through an interface.
-		vs := h[name]
-		if len(vs) == 0 || vs[0] == "" {
-			return outcomeUnlimited, at, true
-		}
-		k = vs[0]
-	} else {
-		var hasKey bool
-		if k, hasKey = g.quickKey.keyString(ctx, h); !hasKey {
-			return outcomeUnlimited, at, true
-		}
+	k, hasKey := g.quickKey.keyString(ctx, h)
+	if !hasKey {
+		return outcomeUnlimited, at, true
 	}
 	if len(k) > maxKeyLen {
 		return 0, at, false
@@ -197,7 +181,7 @@ func (g *guard) quick(ctx context.Context, h http.Header, lim Limiter) (out outc
 		at = monotonicNow()
 	}
 	hash := local.hash(k)
-	if !local.allow1(at, k, hash) {
+	if allowed, _ := local.takeHashed(at, k, hash, 1, false); !allowed {
 		return 0, at, false
 	}
 	g.allowed.add(hash)

@@ -68,13 +68,16 @@ type shard struct {
 	free  []int    // the free frames of ring
 	hand  int      // the next frame the CLOCK evictor looks at
 	sweep int      // the next frame the idle sweep looks at
-	_     [24]byte
+	_     [40]byte // to 128 bytes: shards share no cache line
 }
 
+// table is a shard's hash table; its size is a power of two.
 type table struct {
-	mask  uint64
 	slots []atomic.Pointer[entry]
 }
+
+// mask turns a hash into a slot index.
+func (t *table) mask() uint64 { return uint64(len(t.slots) - 1) }
 
 type entry struct {
 	key  string // immutable once published, as is hash
@@ -162,7 +165,7 @@ func NewLocal(policy Policy, opts ...LocalOption) *Local {
 }
 
 func newTable(size int) *table {
-	return &table{mask: uint64(size - 1), slots: make([]atomic.Pointer[entry], size)}
+	return &table{slots: make([]atomic.Pointer[entry], size)}
 }
 
 // Policy returns the policy l enforces.
@@ -198,13 +201,6 @@ func (l *Local) AllowN(_ context.Context, now time.Time, key string, n int) (Dec
 
 // hash returns the hash of key that picks its shard and slot.
 func (l *Local) hash(key string) uint64 { return maphash.String(l.seed, key) }
-
-// allow1 spends one token from the bucket of key, whose hash is h, at now
-// if it holds one, and reports whether it did: the interceptor's and
-// middleware's usual decision.
-func (l *Local) allow1(now time.Time, key string, h uint64) bool {
-	return l.bucket(now, key, h).AllowN(now, 1)
-}
 
 // take spends n tokens from key's bucket at now if it holds them, and
 // reports whether it did and, unless the call was allowed and full is
@@ -246,7 +242,7 @@ func (l *Local) bucket(now time.Time, key string, h uint64) *rate.Limiter {
 
 // find returns the live entry for key, whose hash is h, or nil.
 func (t *table) find(key string, h uint64) *entry {
-	for i := h & t.mask; ; i = (i + 1) & t.mask {
+	for i := h & t.mask(); ; i = (i + 1) & t.mask() {
 		e := t.slots[i].Load()
 		if e == nil {
 			return nil
@@ -316,7 +312,7 @@ func (l *Local) insert(s *shard, key string, h uint64, nanos int64) *entry {
 		e.frame = len(s.ring)
 		s.ring = append(s.ring, e)
 	}
-	for i := h & t.mask; ; i = (i + 1) & t.mask {
+	for i := h & t.mask(); ; i = (i + 1) & t.mask() {
 		switch t.slots[i].Load() {
 		case nil:
 			s.used++
@@ -363,7 +359,7 @@ func (s *shard) evict(l *Local, t *table, nanos int64) {
 
 // remove takes e out of t, where it is live, and out of the ring.
 func (s *shard) remove(t *table, e *entry) {
-	for i := e.hash & t.mask; ; i = (i + 1) & t.mask {
+	for i := e.hash & t.mask(); ; i = (i + 1) & t.mask() {
 		if t.slots[i].Load() == e {
 			t.slots[i].Store(tombstone)
 			break
@@ -387,9 +383,9 @@ func (s *shard) rebuild(t *table) *table {
 		if e == nil {
 			continue
 		}
-		j := e.hash & nt.mask
+		j := e.hash & nt.mask()
 		for nt.slots[j].Load() != nil {
-			j = (j + 1) & nt.mask
+			j = (j + 1) & nt.mask()
 		}
 		nt.slots[j].Store(e)
 	}
