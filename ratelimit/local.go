@@ -2,13 +2,13 @@ package ratelimit
 
 import (
 	"context"
-	"hash/maphash"
 	"math"
 	"math/bits"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"golang.org/x/time/rate"
 )
@@ -46,7 +46,7 @@ type Local struct {
 	idle       int64 // nanoseconds; <= 0 means never idle-evict
 	perShard   int
 	shardShift uint // a key's shard is its hash shifted right by this
-	seed       maphash.Seed
+	hasher     keyHash
 	shards     []shard
 
 	// passed, when set (by tests), runs after the CLOCK hand clears a
@@ -60,15 +60,24 @@ type Local struct {
 // live entries and tombstones fill three quarters of it. Eviction follows
 // the ring, the CLOCK algorithm's frames (nil for a free one), kept apart
 // from the table so that rebuilding the table does not move the hand.
+//
+// Decisions read the table through first and mask, in the shard itself,
+// which saves them a dependent load (the table's header) per decision.
+// The two are stored separately, so a decision may see a new table with
+// an old mask (never the other way round: see publish), and the table never
+// shrinks, so an old mask stays within any later table. Such a lookup may
+// miss a key and then looks again under mu, as any miss does.
 type shard struct {
 	mu    sync.Mutex
-	tab   atomic.Pointer[table]
-	used  int      // slots of tab that are not empty: live entries and tombstones
-	ring  []*entry // at most perShard frames
-	free  []int    // the free frames of ring
-	hand  int      // the next frame the CLOCK evictor looks at
-	sweep int      // the next frame the idle sweep looks at
-	_     [40]byte // to 128 bytes: shards share no cache line
+	mask  atomic.Uint64                         // len(tab.slots) - 1, stored after first
+	first atomic.Pointer[atomic.Pointer[entry]] // &tab.slots[0]
+	tab   *table                                // the table, under mu
+	used  int                                   // slots of tab that are not empty: live entries and tombstones
+	ring  []*entry                              // at most perShard frames
+	free  []int                                 // the free frames of ring
+	hand  int                                   // the next frame the CLOCK evictor looks at
+	sweep int                                   // the next frame the idle sweep looks at
+	_     [32]byte                              // to 128 bytes: shards share no cache line
 }
 
 // table is a shard's hash table; its size is a power of two.
@@ -155,11 +164,11 @@ func NewLocal(policy Policy, opts ...LocalOption) *Local {
 		idle:       int64(cfg.idle),
 		perShard:   cfg.maxKeys / n,
 		shardShift: uint(64 - bits.TrailingZeros(uint(n))),
-		seed:       maphash.MakeSeed(),
+		hasher:     newKeyHash(),
 		shards:     make([]shard, n),
 	}
 	for i := range l.shards {
-		l.shards[i].tab.Store(newTable(8))
+		l.shards[i].publish(newTable(8))
 	}
 	return l
 }
@@ -200,7 +209,7 @@ func (l *Local) AllowN(_ context.Context, now time.Time, key string, n int) (Dec
 }
 
 // hash returns the hash of key that picks its shard and slot.
-func (l *Local) hash(key string) uint64 { return maphash.String(l.seed, key) }
+func (l *Local) hash(key string) uint64 { return l.hasher.sum(key) }
 
 // take spends n tokens from key's bucket at now if it holds them, and
 // reports whether it did and, unless the call was allowed and full is
@@ -224,7 +233,7 @@ func (l *Local) takeHashed(now time.Time, key string, h uint64, n int, full bool
 func (l *Local) bucket(now time.Time, key string, h uint64) *rate.Limiter {
 	s := &l.shards[h>>l.shardShift]
 	nanos := now.UnixNano()
-	e := s.tab.Load().find(key, h)
+	e := s.lookup(key, h)
 	if e == nil {
 		s.mu.Lock()
 		e = l.insert(s, key, h, nanos)
@@ -240,7 +249,37 @@ func (l *Local) bucket(now time.Time, key string, h uint64) *rate.Limiter {
 	return &e.lim
 }
 
-// find returns the live entry for key, whose hash is h, or nil.
+// lookup returns the live entry for key, whose hash is h, or nil, without
+// locking. A nil answer may be a miss (see shard) and must be checked under
+// s.mu. The probe is bounded: with an old mask over a new table, the slots
+// it visits need not include an empty one.
+func (s *shard) lookup(key string, h uint64) *entry {
+	mask := s.mask.Load()
+	first := unsafe.Pointer(s.first.Load())
+	const size = unsafe.Sizeof(atomic.Pointer[entry]{})
+	for n, i := uint64(0), h&mask; n <= mask; n, i = n+1, (i+1)&mask {
+		e := (*atomic.Pointer[entry])(unsafe.Add(first, uintptr(i)*size)).Load()
+		if e == nil {
+			return nil
+		}
+		if e.hash == h && e.key == key && e != tombstone {
+			return e
+		}
+	}
+	return nil
+}
+
+// publish makes t the table of s: s.mu is held, or s is new. A decision
+// loads mask before first, so storing first before mask means one that
+// sees t's mask also sees t's slots (or a later, larger table's).
+func (s *shard) publish(t *table) {
+	s.tab = t
+	s.first.Store(&t.slots[0])
+	s.mask.Store(t.mask())
+}
+
+// find returns the live entry for key, whose hash is h, or nil; under the
+// shard's mu, where the table is current.
 func (t *table) find(key string, h uint64) *entry {
 	for i := h & t.mask(); ; i = (i + 1) & t.mask() {
 		e := t.slots[i].Load()
@@ -279,7 +318,7 @@ func (l *Local) decision(allowed bool, tokens float64, n int) Decision {
 // key when s is full, and rebuilds the table when it is three quarters
 // used. s.mu is held.
 func (l *Local) insert(s *shard, key string, h uint64, nanos int64) *entry {
-	t := s.tab.Load()
+	t := s.tab
 	if e := t.find(key, h); e != nil {
 		return e
 	}
@@ -370,11 +409,11 @@ func (s *shard) remove(t *table, e *entry) {
 }
 
 // rebuild replaces t with a table holding s's live entries, sized so they
-// fill less than half of it (the tombstones go), and returns it. Decisions
-// still reading t find what they found before.
+// fill less than half of it but never smaller than t (the tombstones go),
+// and returns it. Decisions still reading t find what they found before.
 func (s *shard) rebuild(t *table) *table {
 	live := len(s.ring) - len(s.free)
-	size := 8
+	size := len(t.slots)
 	for size < 2*(live+1) {
 		size *= 2
 	}
@@ -390,6 +429,6 @@ func (s *shard) rebuild(t *table) *table {
 		nt.slots[j].Store(e)
 	}
 	s.used = live
-	s.tab.Store(nt)
+	s.publish(nt)
 	return nt
 }

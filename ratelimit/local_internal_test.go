@@ -2,7 +2,6 @@ package ratelimit
 
 import (
 	"context"
-	"hash/maphash"
 	mathrand "math/rand/v2"
 	"net/http"
 	"slices"
@@ -41,7 +40,7 @@ func TestLocalHashCollisions(t *testing.T) {
 		k := "k" + strconv.Itoa(i)
 		assert.True(t, take(k), "a new key starts full: "+k)
 		assert.Equal(t, l.Len(), 3)
-		tab := s.tab.Load()
+		tab := s.tab
 		live := 0
 		for j := range tab.slots {
 			e := tab.slots[j].Load()
@@ -67,7 +66,7 @@ func TestLocalEvictsUnusedFirst(t *testing.T) {
 	now := time.Unix(1_000_000, 0)
 	l := NewLocal(Policy{Limit: 1, Burst: 1}, WithMaxKeys(4), WithIdleTimeout(0))
 	tracked := func(k string) bool {
-		return l.shards[0].tab.Load().find(k, maphash.String(l.seed, k)) != nil
+		return l.shards[0].tab.find(k, l.hash(k)) != nil
 	}
 	check := func(want ...string) {
 		t.Helper()
@@ -158,7 +157,7 @@ func TestLocalConcurrentChurn(t *testing.T) {
 	wg.Wait()
 	for i := range l.shards {
 		s := &l.shards[i]
-		tab := s.tab.Load()
+		tab := s.tab
 		live, used := 0, 0
 		for j := range tab.slots {
 			e := tab.slots[j].Load()
@@ -204,7 +203,7 @@ func TestLocalEvictionEndsUnderLoad(t *testing.T) {
 		t.Fatal("adding a key hung while every key was in use")
 	}
 	assert.Equal(t, l.Len(), 3)
-	assert.True(t, l.shards[0].tab.Load().find("d", l.hash("d")) != nil, "d was added")
+	assert.True(t, l.shards[0].tab.find("d", l.hash("d")) != nil, "d was added")
 }
 
 // TestLocalMatchesReference runs random decisions through a Local that
@@ -241,4 +240,61 @@ func TestLocalMatchesReference(t *testing.T) {
 		}
 	}
 	assert.Equal(t, l.Len(), len(ref))
+}
+
+// TestLocalLookupStaleMask gives a lock-free lookup what a decision can
+// see while a table is replaced: the old, smaller mask over the new table,
+// whose first slots hold other keys with no empty slot among them. The
+// lookup must end (with a miss, which is then checked under the lock) and
+// still find a key within the old mask's reach.
+func TestLocalLookupStaleMask(t *testing.T) {
+	t.Parallel()
+	l := NewLocal(Policy{Limit: 1, Burst: 1}, WithMaxKeys(100))
+	s := &l.shards[0]
+	nt := newTable(16)
+	for i := range 8 {
+		nt.slots[i].Store(&entry{key: "other-" + strconv.Itoa(i), hash: uint64(i)})
+	}
+	s.first.Store(&nt.slots[0])
+	s.mask.Store(7)
+	done := make(chan [2]*entry)
+	go func() { done <- [2]*entry{s.lookup("absent", 3), s.lookup("other-5", 5)} }()
+	select {
+	case got := <-done:
+		assert.True(t, got[0] == nil, "a key in neither table is a miss")
+		assert.True(t, got[1] != nil && got[1].key == "other-5", "a key within the old mask's reach is found")
+	case <-time.After(10 * time.Second):
+		t.Fatal("a lookup with a stale mask never ended")
+	}
+}
+
+// TestLocalTableNeverShrinks fills a shard, removes most of its keys and
+// rebuilds its table (as an insert does when tombstones pile up): the
+// tombstones go, but the table keeps its size, so a mask a decision read
+// before stays within it.
+func TestLocalTableNeverShrinks(t *testing.T) {
+	t.Parallel()
+	l := NewLocal(Policy{Limit: 1, Burst: 1}, WithMaxKeys(200))
+	s := &l.shards[0]
+	now := time.Unix(1_000_000, 0)
+	for i := range 150 {
+		l.Allow(now, "k"+strconv.Itoa(i))
+	}
+	size := len(s.tab.slots)
+	assert.True(t, size >= 256, "the table grew")
+	s.mu.Lock()
+	for _, e := range s.ring[:140] {
+		s.remove(s.tab, e)
+	}
+	nt := s.rebuild(s.tab)
+	s.mu.Unlock()
+	assert.Equal(t, l.Len(), 10)
+	assert.Equal(t, s.used, 10, "no tombstones are left")
+	assert.Equal(t, len(nt.slots), size, "the rebuilt table's size")
+	assert.True(t, s.tab == nt, "the rebuilt table is the shard's")
+	assert.Equal(t, s.mask.Load(), uint64(size-1), "the published mask")
+	assert.True(t, s.first.Load() == &nt.slots[0], "the published slots")
+	for _, e := range s.ring[140:] {
+		assert.True(t, s.lookup(e.key, e.hash) == e, "the remaining keys are found: "+e.key)
+	}
 }
