@@ -34,10 +34,7 @@ type Stats struct {
 }
 
 // clockBase anchors monotonicNow.
-var (
-	clockBase      = time.Now()
-	clockBaseNanos = clockBase.UnixNano()
-)
+var clockBase = time.Now()
 
 // monotonicNow is the time for in-process decisions: wall time derived from
 // the monotonic clock alone. It reads one clock instead of time.Now's two
@@ -45,10 +42,13 @@ var (
 // jumps when the wall clock is stepped, so a clock change neither refills
 // nor drains buckets. Shared limiters (Redis) get time.Now, which replicas
 // agree on.
+//
+// The time carries a monotonic reading, as time.Now's does, so the
+// limiter compares and subtracts it by that reading alone (the cheap path
+// of Time.Sub), and consistently with times from time.Now that callers
+// pass to a Local themselves.
 func monotonicNow() time.Time {
-	// time.Unix is cheaper than clockBase.Add, and the limiter only
-	// compares and subtracts the times it is given.
-	return time.Unix(0, clockBaseNanos+int64(time.Since(clockBase)))
+	return clockBase.Add(time.Since(clockBase))
 }
 
 // outcome is what a decision means for the call.

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -296,5 +297,24 @@ func TestLocalTableNeverShrinks(t *testing.T) {
 	assert.True(t, s.first.Load() == &nt.slots[0], "the published slots")
 	for _, e := range s.ring[140:] {
 		assert.True(t, s.lookup(e.key, e.hash) == e, "the remaining keys are found: "+e.key)
+	}
+}
+
+// TestMonotonicNow checks the decisions' clock: it carries a monotonic
+// reading (so a Local compares it with callers' time.Now by that reading),
+// agrees with time.Now, and never goes back.
+func TestMonotonicNow(t *testing.T) {
+	t.Parallel()
+	before := time.Now()
+	got := monotonicNow()
+	after := time.Now()
+	assert.True(t, strings.Contains(got.String(), " m=+"), "a monotonic reading: "+got.String())
+	assert.True(t, !got.Before(before) && !got.After(after), "between two time.Now readings")
+	assert.True(t, got.Round(0).Sub(before.Round(0)).Abs() < time.Second, "the wall time agrees")
+	prev := got
+	for range 1000 {
+		next := monotonicNow()
+		assert.True(t, !next.Before(prev), "never goes back")
+		prev = next
 	}
 }
