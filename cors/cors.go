@@ -156,20 +156,27 @@ func New(origins []string, opts ...Option) (*CORS, error) {
 		MaxAge:           maxAge,
 		AllowCredentials: cfg.credentials,
 	}
+	// Every grant but "*" is decided by a function that also requires a
+	// single Origin header: a browser sends exactly one, and rs/cors echoes
+	// all of a request's Origin values in Access-Control-Allow-Origin, so
+	// a second, unallowed origin would be echoed along with an allowed one.
 	switch {
 	case matcher.any:
 		options.AllowedOrigins = []string{"*"}
 	case cfg.originFunc != nil:
 		extra := cfg.originFunc
 		options.AllowOriginRequestFunc = func(r *http.Request, origin string) bool {
-			return matcher.match(origin) || extra(r, origin)
+			return (matcher.match(origin) || extra(r, origin)) && oneOrigin(r)
 		}
-	case len(matcher.wildcards) == 0:
-		// Exact origins only: rs/cors's own list compares them the same
-		// way (without regard to case), on its fastest path.
-		options.AllowedOrigins = matcher.exactList()
 	default:
-		options.AllowOriginFunc = matcher.match
+		options.AllowOriginRequestFunc = func(r *http.Request, origin string) bool {
+			return matcher.match(origin) && oneOrigin(r)
+		}
+		if len(matcher.wildcards) == 0 {
+			// For readers of Options; the function above decides (rs/cors
+			// ignores the list when there is one).
+			options.AllowedOrigins = matcher.exactList()
+		}
 	}
 	for _, edit := range cfg.rsOptions {
 		edit(&options)
@@ -179,7 +186,9 @@ func New(origins []string, opts ...Option) (*CORS, error) {
 
 // Handler wraps next: preflights are answered here and never reach next;
 // other requests get their CORS response headers and go on to next,
-// granted or not (the browser enforces the grant).
+// granted or not (the browser enforces the grant). A request with more
+// than one Origin header is malformed (a browser sends exactly one) and
+// gets no grant, except that of "*".
 func (c *CORS) Handler(next http.Handler) http.Handler {
 	return c.rs.Handler(next)
 }
@@ -204,6 +213,9 @@ func (c *CORS) Options() rscors.Options {
 	o.AllowedOrigins = slices.Clone(o.AllowedOrigins)
 	return o
 }
+
+// oneOrigin reports whether r has at most one Origin header.
+func oneOrigin(r *http.Request) bool { return len(r.Header["Origin"]) <= 1 }
 
 func dedupe(names []string) []string {
 	seen := make(map[string]bool, len(names))

@@ -217,6 +217,56 @@ func TestDeniedOrigin(t *testing.T) {
 	assert.Equal(t, rec.Header().Get("Access-Control-Expose-Headers"), "")
 }
 
+// TestManyOrigins sends two Origin headers, which no browser does: the
+// request gets no grant (only "*" when every origin is allowed), the
+// preflight is answered without reaching the handler, the real call
+// reaches it, and OriginAllowed says no. Left to rs/cors, both values
+// (the denied one too) would be echoed in Access-Control-Allow-Origin.
+func TestManyOrigins(t *testing.T) {
+	t.Parallel()
+	configs := map[string]*cors.CORS{
+		"exact":    mustNew(t, []string{allowed}),
+		"wildcard": mustNew(t, []string{"https://*.example.com"}, cors.WithCredentials()),
+		"func":     mustNew(t, nil, cors.WithOriginFunc(func(*http.Request, string) bool { return true })),
+		"any":      mustNew(t, []string{"*"}),
+	}
+	for name, c := range configs {
+		for _, origins := range [][]string{{allowed, denied}, {allowed, allowed}, {denied, allowed}} {
+			t.Run(name+"/"+strings.Join(origins, "+"), func(t *testing.T) {
+				t.Parallel()
+				// noGrant checks a response: nothing granted, or "*" alone.
+				noGrant := func(rec *httptest.ResponseRecorder) {
+					t.Helper()
+					if name == "any" {
+						assert.Equal(t, strings.Join(rec.Header()["Access-Control-Allow-Origin"], ","), "*")
+						return
+					}
+					for k := range rec.Header() {
+						assert.True(t, !strings.HasPrefix(k, "Access-Control-Allow"), k, rec.Header().Get(k))
+					}
+				}
+				h := c.Handler(unreachable)
+				req := httptest.NewRequest(http.MethodOptions, "http://api/x", nil)
+				req.Header["Origin"] = origins
+				req.Header.Set("Access-Control-Request-Method", http.MethodPost)
+				req.Header.Set("Access-Control-Request-Headers", "content-type")
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				assert.True(t, rec.Code != http.StatusTeapot, "a preflight must never reach the next handler")
+				noGrant(rec)
+
+				req = httptest.NewRequest(http.MethodPost, "http://api/x", nil)
+				req.Header["Origin"] = origins
+				assert.Equal(t, c.OriginAllowed(req), name == "any", "OriginAllowed")
+				rec = httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				assert.Equal(t, rec.Code, http.StatusTeapot)
+				noGrant(rec)
+			})
+		}
+	}
+}
+
 // TestWire runs every RPC kind through the middleware over the wire with the
 // browser protocols (and gRPC, which passes untouched), as a browser's
 // request would arrive: with an Origin header.
