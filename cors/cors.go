@@ -34,16 +34,15 @@ type Option interface {
 }
 
 type config struct {
-	protocols        Protocol
-	requestHeaders   []string
-	exposedHeaders   []string
-	unaryTrailers    []string
-	maxAge           time.Duration
-	credentials      bool
-	authorization    bool
-	originFunc       func(*http.Request, string) bool
-	rsOptions        []func(*rscors.Options)
-	allowAnyOriginOK bool
+	protocols      Protocol
+	requestHeaders []string
+	exposedHeaders []string
+	unaryTrailers  []string
+	maxAge         time.Duration
+	credentials    bool
+	authorization  bool
+	originFunc     func(*http.Request, string) bool
+	rsOptions      []func(*rscors.Options)
 }
 
 type optionFunc func(*config)
@@ -165,12 +164,12 @@ func New(origins []string, opts ...Option) (*CORS, error) {
 		options.AllowedOrigins = []string{"*"}
 	case cfg.originFunc != nil:
 		extra := cfg.originFunc
-		options.AllowOriginRequestFunc = func(r *http.Request, origin string) bool {
-			return (matcher.match(origin) || extra(r, origin)) && oneOrigin(r)
+		options.AllowOriginVaryRequestFunc = func(r *http.Request, origin string) (bool, []string) {
+			return (matcher.match(origin) || extra(r, origin)) && oneOrigin(r), nil
 		}
 	default:
-		options.AllowOriginRequestFunc = func(r *http.Request, origin string) bool {
-			return matcher.match(origin) && oneOrigin(r)
+		options.AllowOriginVaryRequestFunc = func(r *http.Request, origin string) (bool, []string) {
+			return matcher.match(origin) && oneOrigin(r), nil
 		}
 		if len(matcher.wildcards) == 0 {
 			// For readers of Options; the function above decides (rs/cors

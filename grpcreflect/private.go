@@ -281,7 +281,7 @@ func (s *stripper) keepImports(fd protoreflect.FileDescriptor, fdp *descriptorpb
 	for i := range imports.Len() {
 		imp := imports.Get(i)
 		_, inOptions := optionFiles[imp.Path()]
-		need := keepAll || imp.IsPublic || imp.IsWeak || inOptions || s.declaresRef(imp.FileDescriptor)
+		need := keepAll || imp.IsPublic || wasWeak[int32(i)] || inOptions || s.declaresRef(imp.FileDescriptor)
 		if !need || hiddenFile(imp.Path()) {
 			continue
 		}

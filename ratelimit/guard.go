@@ -173,7 +173,7 @@ func (g *guard) quick(ctx context.Context, h http.Header, lim Limiter) (out outc
 	// A header key, the common case, is read by a direct call, which the
 	// compiler inlines.
 	if hk, isHeader := g.quickKey.(headerKey); isHeader {
-		k, hasKey = hk.keyString(ctx, h)
+		k, hasKey = hk.value(h)
 	} else {
 		k, hasKey = g.quickKey.keyString(ctx, h)
 	}

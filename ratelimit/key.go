@@ -115,7 +115,7 @@ func (k headerKey) AppendKey(dst []byte, call *Call) ([]byte, bool) {
 	case nil:
 		return dst, false
 	case http.Header:
-		v, _ = k.keyString(nil, h)
+		v, _ = k.value(h)
 	default:
 		v = h.Get(k.name)
 	}
@@ -126,6 +126,11 @@ func (k headerKey) AppendKey(dst []byte, call *Call) ([]byte, bool) {
 }
 
 func (k headerKey) keyString(_ context.Context, h http.Header) (string, bool) {
+	return k.value(h)
+}
+
+// value returns the first value of the header, if it is not empty.
+func (k headerKey) value(h http.Header) (string, bool) {
 	// Skip Get's canonicalization: k.name already is.
 	if vs := h[k.name]; len(vs) > 0 && vs[0] != "" {
 		return vs[0], true
