@@ -189,7 +189,7 @@ func (g *guard) quick(ctx context.Context, h http.Header, lim Limiter) (out outc
 		at = monotonicNow()
 	}
 	hash := local.hash(k)
-	if allowed, _ := local.takeHashed(at, k, hash, 1, false); !allowed {
+	if !local.bucket(at, k, hash).AllowN(at, 1) {
 		return 0, at, false
 	}
 	g.allowed.add(hash)
