@@ -42,8 +42,9 @@ func (f TokenFunc) Token(ctx context.Context) (string, time.Time, error) { retur
 //
 // The oauth2 sources from Config.TokenSource already cache their token and
 // renew it 10 seconds before it expires; the Credentials ask them again from
-// [WithRefreshBefore] before expiry, which costs one cheap call per
-// refresh window when the source still holds the same token.
+// [WithRefreshBefore] before expiry. While a source hands back the same
+// token, each answer moves the next question halfway to the token's expiry,
+// so a cached token costs a few cheap calls, not one per RPC.
 func OAuth2[T any](source interface{ Token() (T, error) }) TokenSource {
 	accessIndex, expiryIndex, err := oauth2Fields(reflect.TypeFor[T]())
 	return TokenFunc(func(context.Context) (string, time.Time, error) {
@@ -103,8 +104,11 @@ func WithTokenHeader(header, prefix string) CredentialsOption {
 }
 
 // WithRefreshBefore sets how long before its expiry a token is refreshed.
-// The default is one minute. Until the token actually expires, calls keep
-// using it while one of them fetches the next, and if that fetch fails.
+// The default is one minute. A token that lives less than twice as long is
+// refreshed halfway through its life instead, so that short-lived tokens
+// are not fetched again on every call. Until the token actually expires,
+// calls keep using it while one of them fetches the next, and if that
+// fetch fails, the next attempt waits until halfway to the expiry.
 func WithRefreshBefore(d time.Duration) CredentialsOption {
 	return credentialsOptionFunc(func(c *Credentials) { c.refreshBefore = d })
 }
@@ -126,11 +130,12 @@ type Credentials struct {
 	refreshBefore time.Duration
 	now           func() time.Time
 
-	mu       sync.Mutex
-	token    string // without prefix
-	value    string // header value
-	expiry   time.Time
-	inflight chan struct{} // closed when the running fetch ends
+	mu        sync.Mutex
+	token     string // without prefix
+	value     string // header value
+	expiry    time.Time
+	refreshAt time.Time     // when to fetch the next token; zero: never
+	inflight  chan struct{} // closed when the running fetch ends
 }
 
 var _ connect.Interceptor = (*Credentials)(nil)
@@ -171,13 +176,14 @@ var errNoToken = errors.New("authn: token source returned an empty token")
 // HeaderValue returns the header value to send now, such as "Bearer
 // <token>", fetching a token if none is cached or the cached one is due for
 // refresh. Errors are [connect.CodeUnauthenticated] errors wrapping the
-// source's error.
+// source's error, or, when ctx ends first, [connect.CodeCanceled] or
+// [connect.CodeDeadlineExceeded] errors.
 func (c *Credentials) HeaderValue(ctx context.Context) (string, error) {
 	for {
 		c.mu.Lock()
 		now := c.now()
 		usable := c.value != "" && (c.expiry.IsZero() || now.Before(c.expiry))
-		if usable && (c.source == nil || c.expiry.IsZero() || now.Before(c.expiry.Add(-c.refreshBefore))) {
+		if usable && (c.source == nil || c.refreshAt.IsZero() || now.Before(c.refreshAt)) {
 			value := c.value
 			c.mu.Unlock()
 			return value, nil
@@ -197,11 +203,7 @@ func (c *Credentials) HeaderValue(ctx context.Context) (string, error) {
 			case <-wait:
 				continue
 			case <-ctx.Done():
-				code := connect.CodeCanceled
-				if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-					code = connect.CodeDeadlineExceeded
-				}
-				return "", connect.NewError(code, ctx.Err())
+				return "", connect.NewError(contextCode(ctx.Err()), ctx.Err())
 			}
 		}
 		done := make(chan struct{})
@@ -211,26 +213,60 @@ func (c *Credentials) HeaderValue(ctx context.Context) (string, error) {
 	}
 }
 
-// fetch gets a new token and publishes it; done is closed afterwards.
+// fetch gets a new token and publishes it; done is closed afterwards, even
+// if the source panics, so that later calls never wait for a fetch that
+// has ended.
 func (c *Credentials) fetch(ctx context.Context, done chan struct{}) (string, error) {
+	defer func() {
+		c.mu.Lock()
+		c.inflight = nil
+		close(done)
+		c.mu.Unlock()
+	}()
 	token, expiry, err := c.source.Token(ctx)
 	if err == nil && token == "" {
 		err = errNoToken
 	}
 	c.mu.Lock()
-	defer func() {
-		c.inflight = nil
-		close(done)
-		c.mu.Unlock()
-	}()
+	defer c.mu.Unlock()
+	now := c.now()
 	if err != nil {
-		if c.value != "" && (c.expiry.IsZero() || c.now().Before(c.expiry)) {
-			return c.value, nil // the old token still works
+		if c.value != "" && (c.expiry.IsZero() || now.Before(c.expiry)) {
+			// The old token still works: keep it, and try again halfway
+			// to its expiry rather than on every call.
+			if !c.expiry.IsZero() {
+				c.refreshAt = now.Add(c.expiry.Sub(now) / 2)
+			}
+			return c.value, nil
 		}
-		return "", connect.NewError(connect.CodeUnauthenticated, err)
+		code := connect.CodeUnauthenticated
+		if ctx.Err() != nil {
+			// The call gave up; the source's error says how it noticed.
+			code = contextCode(ctx.Err())
+		}
+		return "", connect.NewError(code, err)
 	}
 	c.token, c.value, c.expiry = token, c.prefix+token, expiry
+	c.refreshAt = refreshTime(now, expiry, c.refreshBefore)
 	return c.value, nil
+}
+
+// refreshTime is when to fetch the token after one, fetched at now, that
+// expires at expiry: before ahead of the expiry, or halfway through the
+// token's remaining life when that is shorter. Zero means never.
+func refreshTime(now, expiry time.Time, before time.Duration) time.Time {
+	if expiry.IsZero() {
+		return time.Time{}
+	}
+	return expiry.Add(-min(before, expiry.Sub(now)/2))
+}
+
+// contextCode is the code of a call that ended with its context.
+func contextCode(err error) connect.Code {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return connect.CodeDeadlineExceeded
+	}
+	return connect.CodeCanceled
 }
 
 // WrapUnary sets the credentials header on unary requests.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -333,4 +334,140 @@ func TestCredentialsSharedFetch(t *testing.T) {
 		assert.Equal(t, fetches, int64(1), "concurrent calls fetched separately")
 		assert.Equal(t, got["Bearer token-x"], 16, got)
 	})
+}
+
+// countingSource mints a token valid for ttl at every fetch, on clock's
+// time, and counts the fetches; when same is set it hands back its first
+// token for as long as that is valid, as a caching oauth2 source does.
+type countingSource struct {
+	clock   *fakeClock
+	ttl     time.Duration
+	same    bool
+	fail    atomic.Bool
+	fetches atomic.Int64
+	mu      sync.Mutex
+	token   string
+	expiry  time.Time
+}
+
+func (s *countingSource) Token(context.Context) (string, time.Time, error) {
+	n := s.fetches.Add(1)
+	if s.fail.Load() {
+		return "", time.Time{}, errors.New("token endpoint down")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.clock.Now()
+	if !s.same || s.token == "" || !now.Before(s.expiry) {
+		s.token, s.expiry = "t"+strconv.FormatInt(n, 10), now.Add(s.ttl)
+	}
+	return s.token, s.expiry, nil
+}
+
+// TestCredentialsRefreshPace checks that refreshes are paced, not made on
+// every call: a token living less than twice the refresh lead is refreshed
+// halfway through its life; a source that keeps handing back the same
+// token is asked again halfway to its expiry; a failing source is retried
+// halfway to the old token's expiry.
+func TestCredentialsRefreshPace(t *testing.T) {
+	t.Parallel()
+	calls := func(t *testing.T, creds *authn.Credentials, want string) {
+		t.Helper()
+		for range 100 {
+			value, err := creds.HeaderValue(context.Background())
+			assert.NoError(t, err)
+			assert.Equal(t, value, want)
+		}
+	}
+	t.Run("short-lived", func(t *testing.T) {
+		t.Parallel()
+		clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+		src := &countingSource{clock: clock, ttl: 30 * time.Second}
+		creds := authn.NewCredentials(src, authn.WithClock(clock.Now), authn.WithRefreshBefore(time.Minute))
+		calls(t, creds, "Bearer t1")
+		clock.Advance(14 * time.Second)
+		calls(t, creds, "Bearer t1")
+		assert.Equal(t, src.fetches.Load(), int64(1), "fetches before half the token's life")
+		clock.Advance(time.Second)
+		calls(t, creds, "Bearer t2")
+		assert.Equal(t, src.fetches.Load(), int64(2), "fetches at half the token's life")
+	})
+	t.Run("same-token", func(t *testing.T) {
+		t.Parallel()
+		clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+		src := &countingSource{clock: clock, ttl: 4 * time.Minute, same: true}
+		creds := authn.NewCredentials(src, authn.WithClock(clock.Now), authn.WithRefreshBefore(10*time.Minute))
+		calls(t, creds, "Bearer t1")
+		clock.Advance(2 * time.Minute) // half the life: ask again
+		calls(t, creds, "Bearer t1")
+		assert.Equal(t, src.fetches.Load(), int64(2))
+		clock.Advance(59 * time.Second) // the same token: next question at 3 minutes
+		calls(t, creds, "Bearer t1")
+		assert.Equal(t, src.fetches.Load(), int64(2))
+		clock.Advance(time.Second)
+		calls(t, creds, "Bearer t1")
+		assert.Equal(t, src.fetches.Load(), int64(3))
+		clock.Advance(time.Minute) // expired: the source mints a new one
+		calls(t, creds, "Bearer t4")
+		assert.Equal(t, src.fetches.Load(), int64(4))
+	})
+	t.Run("failing", func(t *testing.T) {
+		t.Parallel()
+		clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+		src := &countingSource{clock: clock, ttl: time.Hour}
+		creds := authn.NewCredentials(src, authn.WithClock(clock.Now), authn.WithRefreshBefore(10*time.Minute))
+		calls(t, creds, "Bearer t1")
+		clock.Advance(52 * time.Minute) // in the refresh window, 8 minutes left
+		src.fail.Store(true)
+		calls(t, creds, "Bearer t1")
+		assert.Equal(t, src.fetches.Load(), int64(2), "a failing source is retried on every call")
+		clock.Advance(4 * time.Minute) // halfway to the expiry
+		calls(t, creds, "Bearer t1")
+		assert.Equal(t, src.fetches.Load(), int64(3))
+		src.fail.Store(false)
+		clock.Advance(2 * time.Minute)
+		calls(t, creds, "Bearer t4")
+	})
+}
+
+// TestCredentialsSourcePanics: a source that panics (and a caller that
+// recovers, as net/http does) must not leave later calls waiting for a
+// fetch that has ended.
+func TestCredentialsSourcePanics(t *testing.T) {
+	t.Parallel()
+	var n atomic.Int64
+	creds := authn.NewCredentials(authn.TokenFunc(func(context.Context) (string, time.Time, error) {
+		if n.Add(1) == 1 {
+			panic("source bug")
+		}
+		return "t", time.Time{}, nil
+	}))
+	func() {
+		defer func() { assert.True(t, recover() != nil, "the panic reaches the caller") }()
+		_, _ = creds.HeaderValue(context.Background())
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	value, err := creds.HeaderValue(ctx)
+	assert.NoError(t, err, "a later call waited for the fetch that panicked")
+	assert.Equal(t, value, "Bearer t")
+}
+
+// TestCredentialsFetchDeadline: the call that runs the fetch gets
+// DeadlineExceeded (or Canceled) when its context ends, as calls waiting
+// for the fetch do, not Unauthenticated.
+func TestCredentialsFetchDeadline(t *testing.T) {
+	t.Parallel()
+	creds := authn.NewCredentials(authn.TokenFunc(func(ctx context.Context) (string, time.Time, error) {
+		<-ctx.Done()
+		return "", time.Time{}, ctx.Err()
+	}))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	_, err := creds.HeaderValue(ctx)
+	assert.Code(t, err, connect.CodeDeadlineExceeded)
+	ctx, cancel = context.WithCancel(context.Background())
+	cancel()
+	_, err = creds.HeaderValue(ctx)
+	assert.Code(t, err, connect.CodeCanceled)
 }

@@ -230,7 +230,12 @@ func (k *JWKS) key(ctx context.Context, kid string) (jose.JSONWebKey, error) {
 	if key, ok := k.lookup(kid); ok { // fetched while we waited
 		return key, nil
 	}
-	_ = k.fetchLocked(ctx)
+	// The fetch outlives the request that asked for it (bounded by the
+	// fetch timeout): a caller that went away must not spend the refetch
+	// budget on a fetch that never reaches the server, which would leave
+	// a rotated key unknown to every later request for the whole refetch
+	// interval.
+	_ = k.fetchLocked(context.WithoutCancel(ctx))
 	if key, ok := k.lookup(kid); ok {
 		return key, nil
 	}

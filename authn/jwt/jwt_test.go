@@ -379,6 +379,29 @@ func TestRotation(t *testing.T) {
 	assert.Equal(t, e.srv.fetches.Load(), before+2)
 }
 
+// TestRotationCanceledCaller: the first request to carry a rotated key ID
+// has already gone away (its context is canceled). The refetch it triggers
+// still reaches the server, so the next request with that key is verified
+// rather than refused for the rest of the refetch interval.
+func TestRotationCanceledCaller(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, []jwt.JWKSOption{jwt.WithRefetchInterval(time.Hour)}, jwt.WithCacheSize(0))
+	now := e.clock.Now()
+	_, err := e.verifier.Verify(ctxTimeout(t), sign(t, jose.RS256, "rsa-1", rsaKey, claimsAt(now, "old")))
+	assert.NoError(t, err)
+
+	e.srv.setKeys(t, public("rsa-1", "RS256", rsaKey), public("rsa-2", "RS256", rsaKey2))
+	fresh := sign(t, jose.RS256, "rsa-2", rsaKey2, claimsAt(now, "new"))
+	before := e.srv.fetches.Load()
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, _ = e.verifier.Verify(gone, fresh)
+	assert.Equal(t, e.srv.fetches.Load(), before+1, "the canceled caller's refetch reached the server")
+	claims, err := e.verifier.Verify(ctxTimeout(t), fresh)
+	assert.NoError(t, err)
+	assert.Equal(t, claims.Subject, "new")
+}
+
 // TestBackgroundRefresh rotates the keys and waits for the background
 // refresh to pick them up, with unknown-kid refetches exhausted.
 func TestBackgroundRefresh(t *testing.T) {
