@@ -120,11 +120,14 @@ func BasicAuth(users map[string]string, opts ...ValidatorOption) (AuthFunc, erro
 	cache := newVerifiedCache(1024)
 	challenge := "Basic realm=" + strconv.Quote(cfg.realm) + `, charset="UTF-8"`
 	return func(_ context.Context, req *http.Request) (any, error) {
-		header := req.Header.Get("Authorization")
-		if header == "" {
+		values := req.Header["Authorization"]
+		if len(values) == 0 || values[0] == "" {
 			return nil, errMissing(challenge)
 		}
-		user, password, ok := parseBasic(header)
+		if len(values) > 1 {
+			return nil, errInvalid(challenge) // the field may appear only once
+		}
+		user, password, ok := parseBasic(values[0])
 		if !ok {
 			return nil, errInvalid(challenge)
 		}

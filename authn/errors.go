@@ -53,13 +53,15 @@ func (e *ChallengeError) Challenge() string { return e.value[0] }
 // own, the default for Unauthenticated errors that carry none in their
 // metadata, or nil.
 func challengeOf(err error, fallback []string) []string {
-	if ce, ok := err.(*ChallengeError); ok {
+	ce, ok := err.(*ChallengeError)
+	if !ok {
+		errors.As(err, &ce)
+	}
+	if ce != nil && ce.value[0] != "" {
 		return ce.value[:]
 	}
-	var ce *ChallengeError
-	if errors.As(err, &ce) {
-		return ce.value[:]
-	}
+	// An empty challenge is no challenge: RFC 9110 requires at least one
+	// in a WWW-Authenticate header, so the default applies, if any.
 	if fallback == nil || connect.CodeOf(err) != connect.CodeUnauthenticated {
 		return nil
 	}

@@ -103,19 +103,22 @@ func InferProcedure(url *url.URL) (string, bool) {
 // BearerToken returns the token of an "Authorization: Bearer <token>"
 // header. The scheme is matched case-insensitively (RFC 9110 section 11.1)
 // and spaces before the token are skipped. The boolean is false when there is
-// no such header or the token is empty.
+// no such header, when there is more than one Authorization header (the
+// field may appear only once, so which one counts would be anyone's guess),
+// or when the token is empty.
 func BearerToken(request *http.Request) (string, bool) {
-	return schemeParam(headerValue(request.Header, "Authorization"), "Bearer")
+	return schemeParam(soleValue(request.Header, "Authorization"), "Bearer")
 }
 
 // BasicCredentials returns the user name and password of an
 // "Authorization: Basic <base64(user:pass)>" header (RFC 7617). The boolean
-// is false when there is no such header or it is malformed, which includes
+// is false when there is no such header, more than one Authorization
+// header, or a malformed one, which includes
 // a user name or password with a control character: RFC 7617 forbids them,
 // and a trailing NUL would otherwise hash like its absence (HMAC pads keys
 // with zeros), so "pw\x00" would pass for "pw".
 func BasicCredentials(request *http.Request) (username, password string, ok bool) {
-	return parseBasic(headerValue(request.Header, "Authorization"))
+	return parseBasic(soleValue(request.Header, "Authorization"))
 }
 
 // parseBasic decodes the value of a Basic Authorization header.
@@ -151,6 +154,15 @@ func schemeParam(header, scheme string) (string, bool) {
 		return "", false
 	}
 	return param, true
+}
+
+// soleValue returns the value of a header field that may appear only once,
+// such as Authorization, or "" when it is absent or repeated.
+func soleValue(header http.Header, key string) string {
+	if values := header[key]; len(values) == 1 {
+		return values[0]
+	}
+	return ""
 }
 
 // headerValue is header.Get(key) for a key already in canonical form,

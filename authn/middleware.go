@@ -84,7 +84,10 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	}
 	if m.config.authorize != nil {
 		if procedure == "" {
-			procedure, _ = InferProcedure(r.URL)
+			// Not named by route: name it if the request is an RPC.
+			if _, isRPC := InferProtocol(r); isRPC {
+				procedure, _ = InferProcedure(r.URL)
+			}
 		}
 		if err := m.config.authorize(ctx, info, procedure); err != nil {
 			m.reject(w, r, asPermissionDenied(err))
@@ -140,8 +143,7 @@ func (c *config) route(r *http.Request) (route, string) {
 		case NonRPCDeny:
 			return routeNotFound, ""
 		}
-		procedure, _ := InferProcedure(r.URL)
-		return routeAuthenticate, procedure
+		return routeAuthenticate, "" // not an RPC: no procedure
 	}
 	procedure, _ := InferProcedure(r.URL)
 	if procedure != "" && !c.public.empty() && c.public.match(procedure) {

@@ -3,6 +3,7 @@ package authn_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
@@ -400,4 +401,106 @@ func TestAuthorizeAs(t *testing.T) {
 	assert.NoError(t, ping(ctxTimeout(t), client, bearer(goodToken)))
 	assert.Equal(t, seen.Load(), any("alice "+testv1connect.TestServicePingProcedure))
 	assert.Code(t, ping(ctxTimeout(t), client, bearer("string-identity")), connect.CodePermissionDenied)
+}
+
+// TestAuthorizeNonRPCProcedure: the authorization hook sees the procedure
+// of an RPC and an empty procedure for a request that is not one (here a
+// static file), whether or not the middleware has public services to tell
+// apart.
+func TestAuthorizeNonRPCProcedure(t *testing.T) {
+	t.Parallel()
+	auth := authn.BearerTokens(map[string]any{goodToken: wantUser})
+	for name, extra := range map[string][]authn.Option{
+		"no_public":   nil,
+		"with_public": {authn.WithPublicServices("grpc.health.v1.Health")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var seen atomic.Value
+			opts := append([]authn.Option{authn.WithAuthorization(func(_ context.Context, _ any, procedure string) error {
+				seen.Store(procedure)
+				return nil
+			})}, extra...)
+			mux := testkit.NewMux(&testkit.PingServer{})
+			mux.Handle("/static/", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				_, _ = io.WriteString(w, "file")
+			}))
+			srv := testkit.NewServer(t, authn.New(auth, opts...).Wrap(mux), testkit.H2C)
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+"/static/app.js", nil)
+			req.Header.Set("Authorization", "Bearer "+goodToken)
+			res, err := srv.Client.Do(req)
+			assert.NoError(t, err)
+			_ = res.Body.Close()
+			assert.Equal(t, res.StatusCode, http.StatusOK)
+			assert.Equal(t, seen.Load(), any(""), "the procedure of a static file")
+			assert.NoError(t, ping(ctxTimeout(t), testkit.NewClient(srv, testkit.ConnectJSON), bearer(goodToken)))
+			assert.Equal(t, seen.Load(), any(testv1connect.TestServicePingProcedure))
+		})
+	}
+}
+
+// TestEmptyChallenge: a 401 never carries an empty WWW-Authenticate header
+// (RFC 9110 requires a challenge in it). With no challenge configured there
+// is none; an AuthFunc's empty challenge gives way to the configured one.
+func TestEmptyChallenge(t *testing.T) {
+	t.Parallel()
+	emptyChallenge := func(context.Context, *http.Request) (any, error) {
+		return nil, authn.Challenge(nil, "")
+	}
+	for name, tc := range map[string]struct {
+		mw   *authn.Middleware
+		want []string
+	}{
+		"nil_auth":          {authn.New(nil), nil},
+		"empty":             {authn.New(emptyChallenge), nil},
+		"empty_and_default": {authn.New(emptyChallenge, authn.WithChallenge(`Bearer realm="x"`)), []string{`Bearer realm="x"`}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv := testkit.NewServer(t, tc.mw.Wrap(testkit.NewMux(&testkit.PingServer{})), testkit.HTTP1)
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+testv1connect.TestServicePingProcedure, strings.NewReader("{}"))
+			req.Header.Set("Content-Type", "application/json")
+			res, err := srv.Client.Do(req)
+			assert.NoError(t, err)
+			_ = res.Body.Close()
+			assert.Equal(t, res.StatusCode, http.StatusUnauthorized)
+			got := res.Header.Values("Www-Authenticate")
+			assert.Equal(t, len(got), len(tc.want), "WWW-Authenticate headers", got)
+			assert.Equal(t, strings.Join(got, "|"), strings.Join(tc.want, "|"))
+		})
+	}
+}
+
+// TestRepeatedAuthorization: the Authorization field may appear only once,
+// so a request with two (a valid one first) is refused by every validator
+// that reads it, as APIKeys refuses a repeated key header, rather than
+// authenticated by whichever value comes first.
+func TestRepeatedAuthorization(t *testing.T) {
+	t.Parallel()
+	basic, err := authn.BasicAuth(map[string]string{"alice": mustHash(t, "pw")})
+	assert.NoError(t, err)
+	validators := map[string]struct {
+		auth authn.AuthFunc
+		good string
+	}{
+		"bearer": {authn.BearerTokens(map[string]any{goodToken: wantUser}), "Bearer " + goodToken},
+		"basic":  {basic, "Basic " + base64.StdEncoding.EncodeToString([]byte("alice:pw"))},
+	}
+	for name, v := range validators {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			req := httptest.NewRequest(http.MethodPost, "/x", nil)
+			req.Header.Set("Authorization", v.good)
+			info, err := v.auth(context.Background(), req)
+			assert.NoError(t, err, "one header")
+			assert.True(t, info != nil)
+			req.Header.Add("Authorization", "Bearer someone-else")
+			_, err = v.auth(context.Background(), req)
+			assert.Code(t, err, connect.CodeUnauthenticated)
+			_, ok := authn.BearerToken(req)
+			assert.True(t, !ok, "BearerToken with two headers")
+			_, _, ok = authn.BasicCredentials(req)
+			assert.True(t, !ok, "BasicCredentials with two headers")
+		})
+	}
 }
