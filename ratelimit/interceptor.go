@@ -240,16 +240,24 @@ type handlerConn struct {
 	call Call
 }
 
+// Receive spends a token for each message received: the end of the stream
+// (or a failure to receive) spends none. A rejection is only the error,
+// with its RetryInfo detail: Receive may run while another goroutine sends,
+// so it must not touch the response headers, which may be on the wire by
+// then anyway.
 func (c *handlerConn) Receive(msg any) error {
+	if err := c.StreamingHandlerConn.Receive(msg); err != nil {
+		return err
+	}
 	s := c.g.get()
 	s.call = c.call
 	out := c.g.decide(s, c.g.cfg.messages, 1)
 	d := s.d
 	c.g.put(s)
 	if out == outcomeRejected || out == outcomeUnavailable {
-		return handlerRejection(d, out, c.ResponseHeader())
+		return rejection(d, out)
 	}
-	return c.StreamingHandlerConn.Receive(msg)
+	return nil
 }
 
 // clientConn waits for the limiter before a client stream first sends (when

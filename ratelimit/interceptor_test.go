@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -53,28 +55,76 @@ func TestInterceptorHandlerGRPCGo(t *testing.T) {
 	}
 }
 
-// TestInterceptorMessageLimiter: streams are limited when they open, and
-// with WithMessageLimiter each received message spends a token too.
+// TestInterceptorMessageLimiter: with WithMessageLimiter each message a
+// handler receives spends a token, and the end of the stream spends none:
+// a bucket of 3 lets through three server streams of one request message
+// each, or one client or bidi stream of three messages, and rejects the
+// next message with ResourceExhausted and a RetryInfo detail.
 func TestInterceptorMessageLimiter(t *testing.T) {
 	t.Parallel()
 	// No limit on opening streams: only messages are limited.
-	msgs := ratelimit.NewLocal(ratelimit.Policy{Limit: rate.Every(time.Hour), Burst: 2})
+	msgs := ratelimit.NewLocal(ratelimit.Policy{Limit: rate.Every(time.Hour), Burst: 3})
 	ic := ratelimit.NewInterceptor(nil, ratelimit.WithKey(caseKey()), ratelimit.WithMessageLimiter(msgs))
 	mux := testkit.NewMux(&testkit.PingServer{}, connect.WithInterceptors(ic))
 	testkit.Matrix(t, mux, func(t *testing.T, c testkit.Case) {
-		for _, st := range []connect.StreamType{connect.StreamTypeClient, connect.StreamTypeBidi} {
+		for _, st := range []connect.StreamType{connect.StreamTypeServer, connect.StreamTypeClient, connect.StreamTypeBidi} {
 			if !testkit.SupportsStream(c.Network, st) {
 				continue
 			}
 			t.Run(testkit.StreamTypeName(st)+"/handler", func(t *testing.T) {
-				// The test calls send 3 messages; the bucket holds 2.
-				_, _, err := testkit.Call(callTimeout(t), c.Client(), st, http.Header{caseHeader: {t.Name()}})
+				header := http.Header{caseHeader: {t.Name()}}
+				calls := 1 // the test calls of client and bidi streams send 3 messages
+				if st == connect.StreamTypeServer {
+					calls = 3 // one request message each
+				}
+				for i := range calls {
+					_, _, err := testkit.Call(callTimeout(t), c.Client(), st, header)
+					assert.NoError(t, err, "call", i+1, "is within the bucket")
+				}
+				_, _, err := testkit.Call(callTimeout(t), c.Client(), st, header)
 				assert.Code(t, err, connect.CodeResourceExhausted)
 				_, ok := ratelimit.RetryDelay(err)
-				assert.True(t, ok)
+				assert.True(t, ok, "a RetryInfo detail")
 			})
 		}
 	})
+}
+
+// concurrentCumSum is a bidi handler that sends from another goroutine
+// while it receives, as connect-go allows.
+type concurrentCumSum struct{ testkit.PingServer }
+
+func (*concurrentCumSum) CumSum(_ context.Context, stream *connect.BidiStream[testv1.CumSumRequest, testv1.CumSumResponse]) error {
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := range 3 {
+			_ = stream.Send(&testv1.CumSumResponse{Sum: int64(i)})
+		}
+	})
+	var err error
+	for err == nil {
+		_, err = stream.Receive()
+	}
+	wg.Wait()
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	return err
+}
+
+// TestInterceptorMessageRejectionWhileSending: a message rejected while
+// the handler sends from another goroutine touches no shared state (the
+// race detector watches), and the client still gets ResourceExhausted.
+func TestInterceptorMessageRejectionWhileSending(t *testing.T) {
+	t.Parallel()
+	msgs := ratelimit.NewLocal(ratelimit.Policy{Limit: rate.Every(time.Hour), Burst: 1})
+	ic := ratelimit.NewInterceptor(nil, ratelimit.WithKey(caseKey()), ratelimit.WithMessageLimiter(msgs))
+	srv := testkit.NewServer(t, testkit.NewMux(&concurrentCumSum{}, connect.WithInterceptors(ic)), testkit.H2C)
+	client := testkit.NewClient(srv, testkit.ConnectProto)
+	for i := range 20 {
+		_, _, err := testkit.Call(callTimeout(t), client, connect.StreamTypeBidi, http.Header{caseHeader: {t.Name() + strconv.Itoa(i)}})
+		assert.Code(t, err, connect.CodeResourceExhausted)
+	}
 }
 
 func TestInterceptorAllowedHeaders(t *testing.T) {

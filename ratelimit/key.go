@@ -258,11 +258,13 @@ type joinKey []Key
 func (keys joinKey) AppendKey(dst []byte, call *Call) ([]byte, bool) {
 	for _, k := range keys {
 		start := len(dst)
-		var ok bool
-		dst, ok = k.AppendKey(dst, call)
+		out, ok := k.AppendKey(dst, call)
 		if !ok {
-			return dst[:start], false
+			// A part without a key may return anything (nil, say): give
+			// back what the parts before it appended.
+			return dst, false
 		}
+		dst = out
 		// Suffix each part with its length, so parts cannot run into
 		// each other ("a|b"+"c" differs from "a"+"b|c").
 		n := min(len(dst)-start, 0xffff)
@@ -284,11 +286,11 @@ type firstKey []Key
 func (keys firstKey) AppendKey(dst []byte, call *Call) ([]byte, bool) {
 	for i, k := range keys {
 		start := len(dst)
-		out, ok := k.AppendKey(append(dst, byte(i)), call)
-		if ok {
+		tagged := append(dst, byte(i))
+		if out, ok := k.AppendKey(tagged, call); ok {
 			return out, true
 		}
-		dst = out[:start]
+		dst = tagged[:start] // whatever the part returned without a key
 	}
 	return dst, false
 }

@@ -107,3 +107,17 @@ func TestKeyProcedureAndGlobal(t *testing.T) {
 	assert.True(t, ok)
 	assert.Equal(t, got, "")
 }
+
+// TestKeyPartsWithoutKey: a part of KeyJoin or KeyFirst that has no key may
+// return any slice, nil included: the combination must not panic, KeyJoin
+// then has no key, and KeyFirst goes on to the next alternative.
+func TestKeyPartsWithoutKey(t *testing.T) {
+	t.Parallel()
+	none := ratelimit.KeyFunc(func([]byte, *ratelimit.Call) ([]byte, bool) { return nil, false })
+	call := &ratelimit.Call{Procedure: "/a.B/C", Header: http.Header{}}
+	_, ok := ratelimit.KeyJoin(ratelimit.KeyProcedure(), none).AppendKey(nil, call)
+	assert.True(t, !ok, "a join with a part without a key has none")
+	got, ok := ratelimit.KeyFirst(none, ratelimit.KeyProcedure()).AppendKey(nil, call)
+	assert.True(t, ok, "the next alternative")
+	assert.Equal(t, string(got), "\x01/a.B/C", "the second alternative, tagged")
+}

@@ -97,7 +97,10 @@ func WithClock(now func() time.Time) Option {
 
 // WithMessageLimiter makes the [Interceptor] also limit each message of a
 // stream, one token per message from limiter, with the call's key: a handler
-// gets a ResourceExhausted error from Receive, a client waits before Send.
+// gets a ResourceExhausted error (with a RetryInfo detail, and no response
+// headers, which a stream may have sent already) from the Receive of a
+// message over the limit, a client waits before Send. The end of a stream
+// spends no token.
 // Streams are always limited when they open; without this option a stream
 // that opened can send as much as it likes.
 func WithMessageLimiter(limiter Limiter) Option {
