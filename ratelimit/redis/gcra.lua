@@ -11,6 +11,12 @@ local interval = tonumber(ARGV[2])
 local burst = tonumber(ARGV[3])
 local cost = tonumber(ARGV[4])
 local capacity = interval * burst
+-- Times are microseconds since the epoch, about 1.8e15, where doubles are
+-- a quarter of a microsecond apart, so a sum of a time and a fractional
+-- interval lands a little off. A microsecond of slack keeps that from
+-- costing a whole token (in the remaining count) or a denial a
+-- microsecond early.
+local slack = 1
 
 local tat = tonumber(redis.call('GET', KEYS[1]))
 if tat == nil or tat < now then
@@ -18,8 +24,9 @@ if tat == nil or tat < now then
 end
 
 local function tokens(at)
-  local t = math.floor((capacity - (at - now)) / interval)
+  local t = math.floor((capacity - (at - now) + slack) / interval)
   if t < 0 then return 0 end
+  if t > burst then return burst end
   return t
 end
 
@@ -29,7 +36,7 @@ end
 
 local new_tat = tat + cost * interval
 local allow_at = new_tat - capacity
-if now < allow_at then
+if now + slack < allow_at then
   return {0, tokens(tat), math.ceil(allow_at - now), math.ceil(tat - now)}
 end
 

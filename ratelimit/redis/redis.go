@@ -73,11 +73,18 @@ type config struct {
 	failure FailurePolicy
 }
 
+// noBraces keeps braces out of key prefixes: the first {...} of a Redis
+// key is its Redis Cluster hash tag, which must be the limiting key's.
+var noBraces = strings.NewReplacer("{", "(", "}", ")")
+
 // WithPrefix sets the prefix of the limiter's Redis keys (default
-// "ratelimit:" followed by the policy name and a colon). Limiters sharing a
-// prefix share buckets, so two policies need two prefixes (or two names).
+// "ratelimit:" followed by the policy name, its braces made parentheses,
+// and a colon). Limiters sharing a prefix share buckets, so two policies
+// need two prefixes (or two names). Braces in a prefix would make it the
+// Redis Cluster hash tag of every key, putting all of them in one slot;
+// WithPrefix replaces them with parentheses, as the default does.
 func WithPrefix(prefix string) Option {
-	return optionFunc(func(c *config) { c.prefix = prefix })
+	return optionFunc(func(c *config) { c.prefix = noBraces.Replace(prefix) })
 }
 
 // WithTimeout bounds each decision, round trip included (default
@@ -121,7 +128,7 @@ func New(client goredis.Scripter, policy ratelimit.Policy, opts ...Option) *Limi
 		panic("ratelimit/redis: New needs a positive Limit")
 	}
 	policy.Burst = max(policy.Burst, 1)
-	cfg := config{prefix: "ratelimit:" + policy.PolicyName() + ":", timeout: DefaultTimeout}
+	cfg := config{prefix: "ratelimit:" + noBraces.Replace(policy.PolicyName()) + ":", timeout: DefaultTimeout}
 	for _, o := range opts {
 		o.apply(&cfg)
 	}

@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"context"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -115,6 +116,11 @@ func TestKeysUseHashTags(t *testing.T) {
 	assert.True(t, ttl > 0 && ttl <= time.Second, ttl.String())
 	custom := redis.New(c, ratelimit.Policy{Limit: 1}, redis.WithPrefix("svc:"))
 	assert.Equal(t, custom.Key("k"), "svc:{k}")
+	// Braces before the limiting key would be every key's hash tag.
+	braced := redis.New(c, ratelimit.Policy{Name: "a{b}", Limit: 1})
+	assert.Equal(t, braced.Key("k"), "ratelimit:a(b):{k}")
+	braced = redis.New(c, ratelimit.Policy{Limit: 1}, redis.WithPrefix("{svc}:"))
+	assert.Equal(t, braced.Key("k"), "(svc):{k}")
 }
 
 // TestScriptFlushFallsBackToEval: after SCRIPT FLUSH, EVALSHA fails with
@@ -379,5 +385,54 @@ func TestRedisKilledUnderLoad(t *testing.T) {
 			assert.True(t, time.Duration(slowest.Load()) < timeout+2*time.Second,
 				"slowest decision took "+time.Duration(slowest.Load()).String())
 		})
+	}
+}
+
+// TestRemainingExact spends a full bucket at one instant, for rates whose
+// interval is not a whole number of microseconds: each decision must count
+// exactly what is left, and the bucket must give exactly Burst tokens.
+// (Times near 1.8e15 microseconds are a quarter microsecond apart as
+// doubles, which once cost a token in the remaining count.)
+func TestRemainingExact(t *testing.T) {
+	t.Parallel()
+	client := startRedis(t).client(t)
+	for _, p := range []ratelimit.Policy{{Limit: 7, Burst: 4}, {Limit: 3, Burst: 10}, {Limit: 1000.0 / 7, Burst: 5}, {Limit: 0.3, Burst: 3}} {
+		l := redis.New(client, p)
+		key := strconv.FormatFloat(float64(p.Limit), 'g', -1, 64)
+		left := p.Burst
+		for _, cost := range []int{1, 2, 1, 3, 2, 1, 1} {
+			d, err := l.AllowN(context.Background(), t0, key, cost)
+			assert.NoError(t, err)
+			assert.Equal(t, d.Allowed, cost <= left, key, "cost", cost, "of", left)
+			if d.Allowed {
+				left -= cost
+			}
+			assert.Equal(t, d.Remaining, int64(left), key, "remaining")
+		}
+	}
+}
+
+// TestAgreesWithLocal makes the same random decisions (costs 1 to 3, times
+// a random number of milliseconds apart) through the Redis limiter and
+// through ratelimit.Local: they must allow and deny alike.
+func TestAgreesWithLocal(t *testing.T) {
+	t.Parallel()
+	client := startRedis(t).client(t)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, p := range []ratelimit.Policy{{Limit: 7, Burst: 4}, {Limit: 3, Burst: 1}, {Limit: 9, Burst: 5}, {Limit: 0.5, Burst: 2}} {
+		shared := redis.New(client, p)
+		local := ratelimit.NewLocal(p)
+		key := "agree-" + strconv.FormatFloat(float64(p.Limit), 'g', -1, 64)
+		now := t0
+		for i := range 300 {
+			now = now.Add(time.Duration(rng.IntN(400)) * time.Millisecond)
+			cost := 1 + rng.IntN(3)
+			want, _ := local.AllowN(context.Background(), now, key, cost)
+			got, err := shared.AllowN(context.Background(), now, key, cost)
+			assert.NoError(t, err)
+			if got.Allowed != want.Allowed {
+				t.Fatalf("%s, decision %d (cost %d at +%v): Redis allowed %v, Local %v", key, i, cost, now.Sub(t0), got.Allowed, want.Allowed)
+			}
+		}
 	}
 }
