@@ -144,7 +144,8 @@ func failingNames(probes []*probe) []string {
 // The service is StatusNotServing until every one of its probes has passed
 // its latest run (so it turns ready only once its dependencies answered),
 // and otherwise has the status given to SetStatus. AddProbe registers the
-// service as StatusServing when it is not known yet. A check that panics
+// service as StatusServing when it is not known yet (StatusNotServing during
+// a Shutdown, which Resume then serves like any other). A check that panics
 // counts as failed. Check functions must return once their context is done:
 // [StaticChecker.Close] waits for them.
 //
@@ -193,8 +194,15 @@ func (c *StaticChecker) addProbe(service, name string, liveness bool, check func
 			s.readiness = make(map[string][]*probe)
 		}
 		s.readiness[service] = append(s.readiness[service], p)
-		if _, ok := c.statuses[service]; !ok && service != "" && !c.shutdown {
-			c.setLocked(service, StatusServing)
+		if _, ok := c.statuses[service]; !ok && service != "" {
+			// A new service is registered even during a Shutdown (as
+			// NotServing), so that Resume, which sets the services it
+			// knows, serves it too.
+			status := StatusServing
+			if c.shutdown {
+				status = StatusNotServing
+			}
+			c.setLocked(service, status)
 		} else {
 			c.notifyLocked(service)
 		}

@@ -259,6 +259,22 @@ func TestProbeShutdownWins(t *testing.T) {
 	assert.Equal(t, statusOfService(t, checker, pingService), grpchealth.StatusServing)
 }
 
+// TestProbeAddedDuringShutdown: a service whose probe is added while the
+// checker is shut down (a component starting during a drain) is known at
+// once, NotServing, and Resume serves it with the others.
+func TestProbeAddedDuringShutdown(t *testing.T) {
+	t.Parallel()
+	clk := &fakeClock{}
+	checker := grpchealth.NewStaticChecker()
+	defer checker.Close()
+	checker.Shutdown()
+	db := &switchable{}
+	checker.AddProbe(pingService, "db", db.check, probeOptions(clk)...)
+	assert.Equal(t, statusOfService(t, checker, pingService), grpchealth.StatusNotServing)
+	checker.Resume()
+	waitStatus(t, checker, clk, pingService, grpchealth.StatusServing)
+}
+
 // TestProbeAfterCloseIsIgnored: AddProbe after Close starts nothing.
 func TestProbeAfterCloseIsIgnored(t *testing.T) {
 	t.Parallel()
