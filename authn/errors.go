@@ -53,12 +53,8 @@ func (e *ChallengeError) Challenge() string { return e.value[0] }
 // own, the default for Unauthenticated errors that carry none in their
 // metadata, or nil.
 func challengeOf(err error, fallback []string) []string {
-	ce, ok := err.(*ChallengeError)
-	if !ok {
-		errors.As(err, &ce)
-	}
-	if ce != nil && ce.value[0] != "" {
-		return ce.value[:]
+	if challenge := challengeIn(err); challenge != nil {
+		return challenge
 	}
 	// An empty challenge is no challenge: RFC 9110 requires at least one
 	// in a WWW-Authenticate header, so the default applies, if any.
@@ -70,6 +66,25 @@ func challengeOf(err error, fallback []string) []string {
 		return nil // the error writer sends it (connectrpc.com/authn style)
 	}
 	return []string{fallback[0]}
+}
+
+// challengeIn returns the challenge of err's ChallengeError, or nil when it
+// has none or an empty one.
+func challengeIn(err error) []string {
+	ce, ok := err.(*ChallengeError)
+	if !ok {
+		// Only here does a *ChallengeError variable escape (errors.As
+		// takes its address), so the common case allocates nothing.
+		var wrapped *ChallengeError
+		if !errors.As(err, &wrapped) {
+			return nil
+		}
+		ce = wrapped
+	}
+	if ce.value[0] == "" {
+		return nil
+	}
+	return ce.value[:]
 }
 
 // asUnauthenticated turns an AuthFunc's error into an RPC error: connect
