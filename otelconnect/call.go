@@ -74,6 +74,7 @@ type call struct {
 	labeler  *Labeler
 	ended    atomic.Bool // a client stream ended (by any goroutine)
 	finished bool        // finish ran (on the goroutine that runs the call)
+	late     bool        // the span started before the entry was known (client streams)
 	sent     atomic.Int64
 	received atomic.Int64
 	mu       sync.Mutex
@@ -151,6 +152,7 @@ func (s *side) beginClient(ctx context.Context, spec connect.Spec, protocol, add
 // them. c lives inside the stream's wrapper, to save an allocation.
 func (s *side) beginClientStream(ctx context.Context, spec connect.Spec, c *call) context.Context {
 	c.side = s
+	c.late = true
 	ctx = c.withLabeler(ctx)
 	if s.tracing {
 		ctx, c.span = s.tracer.Start(ctx, procedureName(spec.Procedure), clientStart...)
@@ -334,6 +336,10 @@ func (c *call) finish(o outcome, err error, requestHeader, responseHeader metada
 	oe := c.entry.outcome(o)
 	if c.span != nil {
 		if c.span.IsRecording() {
+			if c.late && c.entry.started {
+				// Started before its protocol and server were known.
+				c.span.SetAttributes(c.entry.startAttributes...)
+			}
 			c.span.SetAttributes(oe.spanAttributes...)
 			if len(s.cfg.requestHeaderKeys) > 0 && requestHeader != nil {
 				c.span.SetAttributes(appendHeaderAttributes(nil, requestHeader, s.cfg.requestHeaderKeys, "request", s.conv, c.entry.key.system)...)

@@ -27,10 +27,16 @@ type entry struct {
 	spec connect.Spec
 	name string
 	key  entryKey
-	// startOptions start a span: its kind. The span's attributes are all
-	// set when it ends, in one batch (see outcomeEntry.spanAttributes):
-	// giving them to Start costs a copy and an allocation more.
+	// startOptions start a span: its kind, and with
+	// WithSpanStartAttributes its request attributes. Otherwise the span's
+	// attributes are all set when it ends, in one batch (see
+	// outcomeEntry.spanAttributes): giving them to Start costs a copy and
+	// an allocation more.
 	startOptions []trace.SpanStartOption
+	// started says the request attributes, startAttributes, are in
+	// startOptions.
+	started         bool
+	startAttributes []attribute.KeyValue
 	// metricAttributes are the request attributes of the current (and old)
 	// metrics, for the in-flight counter and to merge a Labeler's.
 	metricAttributes    []attribute.KeyValue
@@ -156,6 +162,13 @@ func (s *side) newEntry(key entryKey, spec connect.Spec) *entry {
 		e.oldMetricAttributes = filterAttributes(spec, oldRequestAttributes(key.system, e.name, s.isClient, key.address), cfg.attributeFilter, cfg.metricAttributeFilter)
 	}
 	e.startOptions = []trace.SpanStartOption{s.spanKind}
+	if cfg.startAttributes {
+		e.startAttributes = e.spanRequestAttributes()
+		if len(e.startAttributes) > 0 {
+			e.startOptions = append(e.startOptions, trace.WithAttributes(e.startAttributes...))
+		}
+		e.started = true
+	}
 	if s.conv.old() {
 		e.oldSizeOptions = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(e.oldMetricAttributes...))}
 	}
@@ -183,6 +196,9 @@ func (e *entry) outcome(o outcome) *outcomeEntry {
 func (e *entry) newOutcome(o outcome) *outcomeEntry {
 	s, cfg := e.side, e.side.cfg
 	oe := &outcomeEntry{}
+	// The span's request attributes go with its outcome's, unless they
+	// were given to Start (see WithSpanStartAttributes).
+	withRequest := !e.started
 	var spanAttrs []attribute.KeyValue
 	if s.conv.current() {
 		status := statusAttributes(o)
@@ -190,7 +206,11 @@ func (e *entry) newOutcome(o outcome) *outcomeEntry {
 			filterAttributes(e.spec, statusAttributes(o), cfg.attributeFilter, cfg.metricAttributeFilter)...)
 		oe.metricAttributes = attrs
 		oe.recordOptions = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(attrs...))}
-		spanAttrs = append(requestAttributes(e.key.system, e.name, s.isClient, e.key.address), status...)
+		if withRequest {
+			spanAttrs = append(requestAttributes(e.key.system, e.name, s.isClient, e.key.address), status...)
+		} else {
+			spanAttrs = status
+		}
 	}
 	if s.conv.old() {
 		status := oldStatusAttributes(e.key.system, o)
@@ -198,8 +218,25 @@ func (e *entry) newOutcome(o outcome) *outcomeEntry {
 			filterAttributes(e.spec, oldStatusAttributes(e.key.system, o), cfg.attributeFilter, cfg.metricAttributeFilter)...)
 		oe.oldMetricAttributes = attrs
 		oe.oldRecordOptions = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(attrs...))}
-		spanAttrs = mergeSpanAttributes(append(oldRequestAttributes(e.key.system, e.name, s.isClient, e.key.address), status...), spanAttrs)
+		if withRequest {
+			status = append(oldRequestAttributes(e.key.system, e.name, s.isClient, e.key.address), status...)
+		}
+		spanAttrs = mergeSpanAttributes(status, spanAttrs)
 	}
 	oe.spanAttributes = filterAttributes(e.spec, spanAttrs, cfg.attributeFilter, cfg.spanAttributeFilter)
 	return oe
+}
+
+// spanRequestAttributes returns the request attributes of the entry's
+// spans, in the conventions it records, filtered for spans.
+func (e *entry) spanRequestAttributes() []attribute.KeyValue {
+	s, cfg := e.side, e.side.cfg
+	var attrs []attribute.KeyValue
+	if s.conv.current() {
+		attrs = requestAttributes(e.key.system, e.name, s.isClient, e.key.address)
+	}
+	if s.conv.old() {
+		attrs = mergeSpanAttributes(oldRequestAttributes(e.key.system, e.name, s.isClient, e.key.address), attrs)
+	}
+	return filterAttributes(e.spec, attrs, cfg.attributeFilter, cfg.spanAttributeFilter)
 }

@@ -2,10 +2,16 @@ package otelconnect_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
+	"sync"
 	"testing"
 
 	"connectrpc.com/connect"
 	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/connectware/connectware/internal/assert"
 	"github.com/connectware/connectware/internal/gen/connectware/test/v1/testv1connect"
@@ -87,4 +93,79 @@ func TestPerSignalAttributes(t *testing.T) {
 		assert.True(t, !hasKeyPrefix(attrs(tel2.ended()[0].Attributes()), "server.address="))
 		assert.True(t, !hasKeyPrefix(setAttrs(histFloat(t, tel2.collect(t), "rpc.client.call.duration")[0].Attributes), "server.address="))
 	})
+}
+
+// samplerSeen is a sampler that samples everything and records the
+// attributes each span had when it started, by span kind.
+type samplerSeen struct {
+	mu   sync.Mutex
+	seen map[trace.SpanKind][]string
+}
+
+func (s *samplerSeen) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seen[p.Kind] = attrs(p.Attributes)
+	return sdktrace.SamplingResult{Decision: sdktrace.RecordAndSample}
+}
+
+func (s *samplerSeen) Description() string { return "samplerSeen" }
+
+// TestSpanStartAttributes: with WithSpanStartAttributes, samplers see the
+// request attributes (rpc.method and rpc.system.name; server.address and
+// server.port on clients) when a span starts; without it they see none.
+// Either way the ended spans carry the same attributes, client streams
+// (which start before their server is known) included, in both
+// conventions.
+func TestSpanStartAttributes(t *testing.T) {
+	t.Parallel()
+	for _, conv := range []otelconnect.Conventions{otelconnect.ConventionsCurrent, otelconnect.ConventionsOld, otelconnect.ConventionsDup} {
+		ended := map[bool]map[string][]string{}
+		for _, atStart := range []bool{false, true} {
+			sampler := &samplerSeen{seen: map[trace.SpanKind][]string{}}
+			spans := tracetest.NewSpanRecorder()
+			tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sampler), sdktrace.WithSpanProcessor(spans))
+			t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+			opts := []otelconnect.Option{otelconnect.WithTracerProvider(tp), otelconnect.WithoutMetrics(), otelconnect.WithConventions(conv)}
+			if atStart {
+				opts = append(opts, otelconnect.WithSpanStartAttributes())
+			}
+			interceptor, err := otelconnect.NewInterceptor(opts...)
+			assert.NoError(t, err)
+			srv := testkit.NewServer(t, testkit.NewMux(&testkit.PingServer{}, connect.WithInterceptors(interceptor)), testkit.H2C)
+			client := testkit.NewClient(srv, testkit.GRPC, connect.WithInterceptors(interceptor))
+			ended[atStart] = map[string][]string{}
+			for _, st := range testkit.StreamTypes() {
+				name := fmt.Sprintf("conv%d/start=%v/%s", conv, atStart, testkit.StreamTypeName(st))
+				spans.Reset()
+				_, _, err := testkit.Call(context.Background(), client, st, nil)
+				assert.NoError(t, err, name)
+				for _, s := range spans.Ended() {
+					var kept []string // each round has its own server, on its own port
+					for _, a := range attrs(s.Attributes()) {
+						if !strings.HasPrefix(a, "server.port=") && !strings.HasPrefix(a, "net.peer.port=") {
+							kept = append(kept, a)
+						}
+					}
+					ended[atStart][testkit.StreamTypeName(st)+"/"+s.SpanKind().String()] = kept
+				}
+				sampler.mu.Lock()
+				server, clientSeen := sampler.seen[trace.SpanKindServer], sampler.seen[trace.SpanKindClient]
+				sampler.mu.Unlock()
+				system := "rpc.system.name="
+				if conv == otelconnect.ConventionsOld {
+					system = "rpc.system="
+				}
+				assert.Equal(t, hasKeyPrefix(server, "rpc.method="), atStart, name, "server span start", server)
+				assert.Equal(t, hasKeyPrefix(server, system), atStart, name, "server span start", server)
+				wantClient := atStart && st == connect.StreamTypeUnary // client streams start before they open
+				assert.Equal(t, hasKeyPrefix(clientSeen, "rpc.method="), wantClient, name, "client span start", clientSeen)
+				assert.Equal(t, hasKeyPrefix(clientSeen, system), wantClient, name, "client span start", clientSeen)
+			}
+		}
+		assert.Equal(t, len(ended[true]), 8, "spans of four kinds on both sides")
+		for key, want := range ended[false] {
+			assert.Equal(t, strings.Join(ended[true][key], " "), strings.Join(want, " "), "ended span", key)
+		}
+	}
 }

@@ -505,3 +505,44 @@ func BenchmarkSDKFloor(b *testing.B) {
 		hist.Record(c, 0.001, opts...)
 	}
 }
+
+// BenchmarkSpanStartAttributes is the SDK-traced handler and client calls
+// with and without WithSpanStartAttributes (request attributes given to
+// Start, where samplers see them, instead of set at the end).
+func BenchmarkSpanStartAttributes(b *testing.B) {
+	for _, side := range []string{"handler", "client"} {
+		ctx, req := captureHandlerRequest(b)
+		if side == "client" {
+			ctx, req = captureClientRequest(b)
+		}
+		res := connect.NewResponse(&testv1.PingResponse{Number: 42, Text: "ping"})
+		next := connect.UnaryFunc(func(context.Context, connect.AnyRequest) (connect.AnyResponse, error) {
+			return res, nil
+		})
+		for _, atStart := range []bool{false, true} {
+			opts := []otelconnect.Option{
+				otelconnect.WithTracerProvider(sdktrace.NewTracerProvider()),
+				otelconnect.WithMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))),
+				otelconnect.WithPropagator(propagator),
+			}
+			name := side + "/at_end"
+			if atStart {
+				name = side + "/at_start"
+				opts = append(opts, otelconnect.WithSpanStartAttributes())
+			}
+			i, err := otelconnect.NewInterceptor(opts...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			f := i.WrapUnary(next)
+			b.Run(name+"/connectware", func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := f(ctx, req); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
