@@ -186,8 +186,9 @@ func WithMetricAttributeFilter(filter AttributeFilter) Option {
 // starts rather than when its call ends, so that samplers see them, as
 // connectrpc.com/otelconnect's samplers do. By default samplers see the
 // span's name (the procedure) and kind only, which saves a copy and two
-// allocations per call (4 against 6 for an SDK-traced unary handler). Client streams, whose protocol and server are only
-// known once they open, get theirs when they end either way.
+// allocations per call (4 against 6 for an SDK-traced unary handler).
+// Client streams, whose protocol and server are only known once they
+// open, get theirs when they end either way.
 func WithSpanStartAttributes() Option {
 	return optionFunc(func(c *config) {
 		c.startAttributes = true
