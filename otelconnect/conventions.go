@@ -14,8 +14,9 @@ const (
 	// ConventionsCurrent emits the current RPC conventions (semconv v1.43),
 	// as connectrpc.com/otelconnect v0.12 does.
 	ConventionsCurrent
-	// ConventionsOld emits the conventions of connectrpc.com/otelconnect up
-	// to v0.9: rpc.server.duration and rpc.client.duration in milliseconds,
+	// ConventionsOld emits the conventions of connectrpc.com/otelconnect
+	// v0.9 (versions up to v0.8 named gRPC-Web "grpc_web", where v0.9 and
+	// this package say "grpc"): rpc.server.duration and rpc.client.duration in milliseconds,
 	// the request and response size and messages-per-RPC histograms,
 	// rpc.system ("grpc" or "connect_rpc"), rpc.service and the short
 	// rpc.method, rpc.grpc.status_code or rpc.connect_rpc.error_code, and
