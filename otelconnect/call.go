@@ -75,10 +75,16 @@ type call struct {
 	ended    atomic.Bool // a client stream ended (by any goroutine)
 	finished bool        // finish ran (on the goroutine that runs the call)
 	late     bool        // the span started before the entry was known (client streams)
-	sent     atomic.Int64
-	received atomic.Int64
-	mu       sync.Mutex
-	err      error // the last Send or Receive error but io.EOF (client streams)
+	// captured says requestAttributes holds what WithTraceRequestHeader
+	// records of a client stream's request header, taken on the stream's
+	// goroutine when the header went out (see captureRequest); only that
+	// goroutine sets it, and requestAttributes is read under mu.
+	captured          bool
+	requestAttributes []attribute.KeyValue
+	sent              atomic.Int64
+	received          atomic.Int64
+	mu                sync.Mutex
+	err               error // the last Send or Receive error but io.EOF (client streams)
 }
 
 // withLabeler returns ctx with a Labeler: the one it has, or the call's.
@@ -327,6 +333,23 @@ func (c *call) message(sent bool, msg any) {
 	}
 }
 
+// captureRequest records, on a client stream's own goroutine, what
+// WithTraceRequestHeader keeps of its request header, once, as the header
+// goes out (the first Send, or the end of the request stream). A stream
+// abandoned to its context ends on another goroutine, which may not read
+// the header, and is recorded with these.
+func (c *call) captureRequest(header metadata) {
+	s := c.side
+	if c.captured || len(s.cfg.requestHeaderKeys) == 0 || c.span == nil || c.entry == nil {
+		return
+	}
+	c.captured = true
+	attrs := appendHeaderAttributes(nil, header, s.cfg.requestHeaderKeys, "request", s.conv, c.entry.key.system)
+	c.mu.Lock()
+	c.requestAttributes = attrs
+	c.mu.Unlock()
+}
+
 // finish records the end of the call: its span attributes and status, the
 // span's end, and its metrics. requestHeader, when not nil, is captured now
 // (client streams); responseHeader, when not nil, is captured too.
@@ -341,8 +364,15 @@ func (c *call) finish(o outcome, err error, requestHeader, responseHeader metada
 				c.span.SetAttributes(c.entry.startAttributes...)
 			}
 			c.span.SetAttributes(oe.spanAttributes...)
-			if len(s.cfg.requestHeaderKeys) > 0 && requestHeader != nil {
-				c.span.SetAttributes(appendHeaderAttributes(nil, requestHeader, s.cfg.requestHeaderKeys, "request", s.conv, c.entry.key.system)...)
+			if len(s.cfg.requestHeaderKeys) > 0 {
+				if requestHeader != nil {
+					c.span.SetAttributes(appendHeaderAttributes(nil, requestHeader, s.cfg.requestHeaderKeys, "request", s.conv, c.entry.key.system)...)
+				} else {
+					c.mu.Lock()
+					captured := c.requestAttributes
+					c.mu.Unlock()
+					c.span.SetAttributes(captured...)
+				}
 			}
 			if len(s.cfg.responseHeaderKeys) > 0 && responseHeader != nil {
 				c.span.SetAttributes(appendHeaderAttributes(nil, responseHeader, s.cfg.responseHeaderKeys, "response", s.conv, c.entry.key.system)...)

@@ -230,9 +230,15 @@ type clientConn struct {
 }
 
 func (c *clientConn) Send(msg any) error {
+	c.call.captureRequest(v1Header(c.RequestHeader()))
 	err := c.StreamingClientConn.Send(msg)
 	c.call.clientSent(msg, err)
 	return err
+}
+
+func (c *clientConn) CloseRequest() error {
+	c.call.captureRequest(v1Header(c.RequestHeader()))
+	return c.StreamingClientConn.CloseRequest()
 }
 
 func (c *clientConn) Receive(msg any) error {

@@ -218,11 +218,12 @@ func TestPropagationConnect(t *testing.T) {
 
 // TestClientStreamCanceled checks that a client stream whose caller only
 // cancels its context, never calling CloseResponse, is recorded exactly
-// once, as canceled.
+// once, as canceled, with the request header WithTraceRequestHeader asks
+// for.
 func TestClientStreamCanceled(t *testing.T) {
 	t.Parallel()
 	tel := newTelemetry(t)
-	interceptor := tel.interceptor(t)
+	interceptor := tel.interceptor(t, otelconnect.WithTraceRequestHeader(testkit.HeaderEcho))
 	for _, n := range []testkit.Network{testkit.HTTP1, testkit.H2C} {
 		srv := testkit.NewServer(t, testkit.NewMux(&testkit.PingServer{}), n)
 		for _, p := range testkit.Protocols() {
@@ -234,7 +235,9 @@ func TestClientStreamCanceled(t *testing.T) {
 				tel.collect(t)
 				client := testkit.NewClient(srv, p, connect.WithInterceptors(interceptor))
 				ctx, cancel := context.WithCancel(context.Background())
-				stream, err := client.CountUp(ctx, connect.NewRequest(&testv1.CountUpRequest{Number: 3}))
+				req := connect.NewRequest(&testv1.CountUpRequest{Number: 3})
+				req.Header().Set(testkit.HeaderEcho, "c1")
+				stream, err := client.CountUp(ctx, req)
 				assert.NoError(t, err)
 				assert.True(t, stream.Receive(), "first message")
 				cancel()
@@ -243,6 +246,7 @@ func TestClientStreamCanceled(t *testing.T) {
 				assert.Equal(t, len(spans), 1)
 				a := attrs(spans[0].Attributes())
 				assert.True(t, contains(a, "rpc.response.status_code=CANCELED"), a)
+				assert.True(t, contains(a, `rpc.request.metadata.x-test-echo=["c1"]`), a)
 				points := histFloat(t, tel.collect(t), "rpc.client.call.duration")
 				assert.Equal(t, len(points), 1)
 				assert.Equal(t, points[0].Count, uint64(1))
@@ -260,6 +264,7 @@ func TestClientStreamCanceled(t *testing.T) {
 				client := testkit.NewClient(srv, p, connect.WithInterceptors(interceptor))
 				ctx, cancel := context.WithCancel(context.Background())
 				stream := client.CumSum(ctx)
+				stream.RequestHeader().Set(testkit.HeaderEcho, "c2")
 				assert.NoError(t, stream.Send(&testv1.CumSumRequest{Number: 1}))
 				_, err := stream.Receive()
 				assert.NoError(t, err)
@@ -267,6 +272,7 @@ func TestClientStreamCanceled(t *testing.T) {
 				tel.waitSpans(t, 1)
 				a := attrs(tel.ended()[0].Attributes())
 				assert.True(t, contains(a, "rpc.response.status_code=CANCELED"), a)
+				assert.True(t, contains(a, `rpc.request.metadata.x-test-echo=["c2"]`), a)
 				points := histFloat(t, tel.collect(t), "rpc.client.call.duration")
 				assert.Equal(t, points[0].Count, uint64(1))
 				// The stream must still be released.

@@ -171,6 +171,7 @@ type clientStreamV2 struct {
 
 // SendHeaders sends the request header, keeping its error as the call's.
 func (c *clientStreamV2) SendHeaders() error {
+	c.call.captureRequest((*v2Header)(c.info.RequestHeader()))
 	err := c.ClientStream.SendHeaders()
 	c.call.setError(err)
 	return err
@@ -178,6 +179,7 @@ func (c *clientStreamV2) SendHeaders() error {
 
 // Send sends a request message and records it.
 func (c *clientStreamV2) Send(msg any) error {
+	c.call.captureRequest((*v2Header)(c.info.RequestHeader()))
 	err := c.ClientStream.Send(msg)
 	c.call.clientSent(msg, err)
 	return err
@@ -185,6 +187,7 @@ func (c *clientStreamV2) Send(msg any) error {
 
 // CloseSend closes the request side, keeping its error as the call's.
 func (c *clientStreamV2) CloseSend() error {
+	c.call.captureRequest((*v2Header)(c.info.RequestHeader()))
 	err := c.ClientStream.CloseSend()
 	c.call.setError(err)
 	return err

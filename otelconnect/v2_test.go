@@ -285,7 +285,7 @@ func TestV2ContinuesCallerTrace(t *testing.T) {
 func TestV2ClientStreamCanceled(t *testing.T) {
 	t.Parallel()
 	tel := newTelemetry(t)
-	_, client := tel.v2Interceptors(t)
+	_, client := tel.v2Interceptors(t, otelconnect.WithTraceRequestHeader(testkit.HeaderEcho))
 	for _, n := range v2Networks() {
 		srv := testkit.NewServer(t, (&v2PingServer{}).handler(), n)
 		for _, p := range testkit.Protocols() {
@@ -325,6 +325,8 @@ func TestV2ClientStreamCanceled(t *testing.T) {
 				c := testkitv2.NewClient(srv, p, nil, client)
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
+				ctx, info := connectv2.NewClientContext(ctx)
+				info.RequestHeader().Set(testkit.HeaderEcho, "c3")
 				stream, err := c.CallClientStream(ctx, testkitv2.SpecOf(connect.StreamTypeBidi))
 				assert.NoError(t, err)
 				assert.NoError(t, stream.Send(&testv1.CumSumRequest{Number: 1}))
@@ -333,6 +335,7 @@ func TestV2ClientStreamCanceled(t *testing.T) {
 				tel.waitSpans(t, 1)
 				a := attrs(tel.ended()[0].Attributes())
 				assert.True(t, contains(a, "rpc.response.status_code=CANCELED"), a)
+				assert.True(t, contains(a, `rpc.request.metadata.x-test-echo=["c3"]`), a)
 				points := histFloat(t, tel.collect(t), "rpc.client.call.duration")
 				assert.Equal(t, points[0].Count, uint64(1))
 				_ = stream.CloseSend()
