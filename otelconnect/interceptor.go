@@ -162,7 +162,9 @@ func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) co
 		peer := conn.Peer()
 		ctx, c := s.beginServer(ctx, spec, peer.Protocol, peer.Addr, headerCarrier(conn.RequestHeader()))
 		defer c.finishOnPanic()
-		if s.cfg.propagateResponse && c.span != nil {
+		if s.cfg.propagateResponse {
+			// As on unary calls: without a span of its own (no tracing),
+			// the context's, the caller's, as connectrpc.com/otelconnect.
 			s.inject(ctx, c.span, headerCarrier(conn.ResponseHeader()))
 		}
 		var err error

@@ -17,6 +17,7 @@ import (
 	"github.com/connectware/connectware/internal/assert"
 	testv1 "github.com/connectware/connectware/internal/gen/connectware/test/v1"
 	"github.com/connectware/connectware/internal/testkit"
+	"github.com/connectware/connectware/internal/testkit/testkitv2"
 	"github.com/connectware/connectware/otelconnect"
 )
 
@@ -526,4 +527,28 @@ func TestClientStreamExactlyOnceConcurrent(t *testing.T) {
 		total += p.Count
 	}
 	assert.Equal(t, total, uint64(calls))
+}
+
+// TestPropagateResponseWithoutTracing: with tracing off, a handler with
+// WithPropagateResponseHeader still sends back the trace context it was
+// called in (the caller's), on unary and streaming calls alike, on v1 and
+// v2, as connectrpc.com/otelconnect does.
+func TestPropagateResponseWithoutTracing(t *testing.T) {
+	t.Parallel()
+	tel := newTelemetry(t)
+	opts := []otelconnect.Option{otelconnect.WithoutTracing(), otelconnect.WithPropagateResponseHeader(), otelconnect.WithTrustRemote()}
+	parent := "00-" + trace.TraceID{0xab, 7}.String() + "-0102030405060708-01"
+	v1 := testkit.NewServer(t, testkit.NewMux(&testkit.PingServer{}, connect.WithInterceptors(tel.interceptor(t, opts...))), testkit.H2C)
+	server, _ := tel.v2Interceptors(t, opts...)
+	v2 := testkit.NewServer(t, (&v2PingServer{}).handler(server), testkit.H2C)
+	for _, st := range testkit.StreamTypes() {
+		t.Run("h2c/grpc/"+testkit.StreamTypeName(st), func(t *testing.T) {
+			h, _, err := testkit.Call(context.Background(), testkit.NewClient(v1, testkit.GRPC), st, http.Header{"Traceparent": {parent}})
+			assert.NoError(t, err)
+			assert.Equal(t, h.Get("Traceparent"), parent, "v1")
+			info, err := v2Call(callCtx(t), testkitv2.NewClient(v2, testkit.GRPC, nil), st, http.Header{"Traceparent": {parent}})
+			assert.NoError(t, err)
+			assert.Equal(t, info.ResponseHeader().Get("Traceparent"), parent, "v2")
+		})
+	}
 }

@@ -88,7 +88,9 @@ func (s *side) serveV2(ctx context.Context, specV2 connectv2.Spec, stream connec
 	ctx, c := s.beginServer(ctx, spec, info.Protocol, info.PeerAddr, (*v2Header)(info.RequestHeader()))
 	defer c.finishOnPanic()
 	responseHeader := (*v2Header)(info.ResponseHeader())
-	if s.cfg.propagateResponse && c.span != nil {
+	if s.cfg.propagateResponse {
+		// Without a span of its own (no tracing), the context's, as
+		// connectrpc.com/otelconnect does.
 		s.inject(ctx, c.span, responseHeader)
 	}
 	if s.wrapMessages {
