@@ -18,7 +18,8 @@
 //	mux.Handle(grpchealth.NewHandler(checker))
 //	mux.Handle("/healthz", checker.LivenessHandler())
 //	mux.Handle("/readyz", checker.ReadinessHandler())
-//	// on SIGTERM: checker.Shutdown(), then drain the HTTP server.
+//	// on SIGTERM: checker.Shutdown(), wait for load balancers to notice,
+//	// checker.Close() (it ends Watch streams), then drain the HTTP server.
 //
 // The messages on the wire are the canonical grpc.health.v1 ones in every
 // codec, including Connect JSON ({"status":"SERVING"}). They are declared

@@ -24,8 +24,9 @@ import (
 // otherwise. Check and List have no side effects, so Connect clients may
 // call them with HTTP GET.
 //
-// Watch sends the current status at once, then each change, and never ends
-// on its own: it returns when the client goes away. A service the Checker
+// Watch sends the current status at once, then each change, and returns
+// when the client goes away or, for a [StaticChecker], when the checker is
+// closed (see [StaticChecker.Close]). A service the Checker
 // reports as connect.CodeNotFound streams SERVICE_UNKNOWN and the stream
 // stays open. A slow client is sent the latest status, never a backlog.
 //
@@ -140,9 +141,15 @@ func (h *handler) watch(
 		return err
 	}
 	defer stop()
+	// A closed StaticChecker ends the stream (see StaticChecker.Close).
+	var closing <-chan struct{}
+	if h.static != nil {
+		closing = h.static.closing()
+	}
 	msg := &healthv1.HealthCheckResponse{}
 	sent := false
 	var last Status
+	closed := false
 	for {
 		status, err := h.status(ctx, service)
 		if err != nil {
@@ -158,10 +165,15 @@ func (h *handler) watch(
 			}
 			sent, last = true, status
 		}
+		if closed {
+			return nil
+		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-changed:
+		case <-closing:
+			closed = true // send the latest status, then end
 		}
 	}
 }

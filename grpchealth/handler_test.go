@@ -418,3 +418,42 @@ func TestStatusString(t *testing.T) {
 		assert.Equal(t, s.String(), want)
 	}
 }
+
+// TestCloseEndsWatch: closing the checker ends open Watch streams, each
+// after it has the latest status, in every protocol; a Watch opened later
+// gets its status and ends. So an HTTP server's graceful Shutdown, which
+// waits for open streams, is not held up by watchers.
+func TestCloseEndsWatch(t *testing.T) {
+	t.Parallel()
+	ended := func(t *testing.T, events <-chan grpchealth.WatchEvent) {
+		t.Helper()
+		select {
+		case ev, ok := <-events:
+			if ok {
+				t.Fatalf("a status after Close: %+v", ev)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the Watch stream stayed open after Close")
+		}
+	}
+	testkit.Matrix(t, nil, func(t *testing.T, c testkit.Case) {
+		t.Parallel()
+		checker := grpchealth.NewStaticChecker(pingService)
+		srv := testkit.NewServer(t, newMux(checker), c.Network)
+		client := grpchealth.NewClient(srv.Client, srv.URL, c.Protocol.ClientOptions()...)
+		ctx := testContext(t)
+		events := client.Watch(ctx, &grpchealth.CheckRequest{Service: pingService})
+		assert.Equal(t, next(t, events), grpchealth.StatusServing)
+		checker.Shutdown()
+		assert.Equal(t, next(t, events), grpchealth.StatusNotServing)
+		assert.NoError(t, checker.Close())
+		ended(t, events)
+		later := client.Watch(ctx, &grpchealth.CheckRequest{Service: pingService})
+		assert.Equal(t, next(t, later), grpchealth.StatusNotServing)
+		ended(t, later)
+		// The HTTP server now drains at once.
+		shutdownCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		assert.NoError(t, srv.HTTPServer().Shutdown(shutdownCtx))
+	})
+}

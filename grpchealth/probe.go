@@ -212,12 +212,24 @@ func (c *StaticChecker) addProbe(service, name string, liveness bool, check func
 }
 
 // Close stops every probe and waits for their goroutines, including checks
-// still running, to return. The statuses stay as they are. Close is safe to
-// call more than once and always returns nil.
+// still running, to return. The statuses stay as they are. It also ends the
+// Watch streams of the handler serving c, each once it has sent the latest
+// status, and makes later Watch calls end after their first status, so
+// that an HTTP server's graceful Shutdown does not wait for watchers (call
+// Shutdown first, so they see NOT_SERVING). Close is safe to call more than
+// once and always returns nil.
 func (c *StaticChecker) Close() error {
 	c.mu.Lock()
 	c.probes.closed = true
 	cancel := c.probes.cancel
+	if c.done == nil {
+		c.done = make(chan struct{})
+	}
+	select {
+	case <-c.done:
+	default:
+		close(c.done)
+	}
 	c.mu.Unlock()
 	if cancel != nil {
 		cancel()

@@ -32,6 +32,19 @@ type StaticChecker struct {
 	pending  [][]*watchEntry // notifications to make once mu is released
 	shutdown bool
 	probes   probeSet
+	// done is closed by Close, which ends the handler's Watch streams;
+	// made on first use, so the zero value works.
+	done chan struct{}
+}
+
+// closing returns a channel closed once c is closed.
+func (c *StaticChecker) closing() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done == nil {
+		c.done = make(chan struct{})
+	}
+	return c.done
 }
 
 type watchEntry struct {
@@ -127,7 +140,10 @@ func (c *StaticChecker) unlockAndNotify() {
 // Shutdown sets every service, and the whole server, to StatusNotServing and
 // ignores status updates (SetStatus and probe results) until Resume. Call it
 // when the process starts to drain (on SIGTERM), before shutting down the
-// HTTP server, so load balancers and clients stop sending new calls.
+// HTTP server, so load balancers and clients stop sending new calls. Watch
+// streams stay open (and see Resume, if it comes) until [StaticChecker.Close]
+// ends them: close the checker before the HTTP server's Shutdown, which
+// waits for every open stream.
 func (c *StaticChecker) Shutdown() {
 	c.mu.Lock()
 	defer c.unlockAndNotify()

@@ -191,21 +191,9 @@ func (a *app) drain() {
 }
 
 // watchGrace is how long health watchers have, once the drain starts, to
-// receive NOT_SERVING before their streams are ended. A Watch never ends on
-// its own, so without this it would hold the drain open to its deadline.
+// receive NOT_SERVING before closing the checker ends their streams, which
+// would otherwise hold the drain open to its deadline.
 const watchGrace = 500 * time.Millisecond
-
-// endOnDrain serves h with a request context that is canceled once drained
-// is done.
-func endOnDrain(drained context.Context, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithCancel(r.Context())
-		defer cancel()
-		stop := context.AfterFunc(drained, cancel)
-		defer stop()
-		h.ServeHTTP(w, r.WithContext(ctx))
-	})
-}
 
 // Limits on untrusted input.
 const (
@@ -241,15 +229,15 @@ func newApp(cfg config) (*app, error) {
 		connect.WithReadMaxBytes(readMaxBytes),
 		connect.WithCompressMinBytes(compressMinBytes),
 	}
-	// On drain, health watchers get NOT_SERVING, then their streams end.
-	drained, endWatches := context.WithCancel(context.Background())
-	a.closers = append(a.closers, endWatches)
-	healthPath, healthHandler := grpchealth.NewHandler(health, infraOpts...)
-	mux.Handle(healthPath, endOnDrain(drained, healthHandler))
+	// On drain, health watchers get NOT_SERVING, then closing the checker
+	// ends their streams.
+	closeHealth := func() { _ = health.Close() }
+	a.closers = append(a.closers, closeHealth)
+	mux.Handle(grpchealth.NewHandler(health, infraOpts...))
 	mux.Handle("/metrics", tel.handler())
 	mux.Handle("/healthz", health.LivenessHandler())
 	mux.Handle("/readyz", health.ReadinessHandler())
-	a.drainFn = append(a.drainFn, health.Shutdown, func() { time.AfterFunc(watchGrace, endWatches) })
+	a.drainFn = append(a.drainFn, health.Shutdown, func() { time.AfterFunc(watchGrace, closeHealth) })
 
 	reflector := grpcreflect.NewReflector(mux)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector, infraOpts...))
