@@ -77,7 +77,7 @@ type shard struct {
 	free  []int                                 // the free frames of ring
 	hand  int                                   // the next frame the CLOCK evictor looks at
 	sweep int                                   // the next frame the idle sweep looks at
-	_     [32]byte                              // to 128 bytes: shards share no cache line
+	_     [24]byte                              // to 128 bytes: shards share no cache line
 }
 
 // table is a shard's hash table; its size is a power of two.

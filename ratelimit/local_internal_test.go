@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/time/rate"
 
@@ -317,4 +318,11 @@ func TestMonotonicNow(t *testing.T) {
 		assert.True(t, !next.Before(prev), "never goes back")
 		prev = next
 	}
+}
+
+// TestShardSize holds the shard's padding: shards are 128 bytes, two cache
+// lines, so that decisions on different shards never write one line.
+func TestShardSize(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, unsafe.Sizeof(shard{}), uintptr(128))
 }
