@@ -80,7 +80,6 @@ func TestClient(t *testing.T) {
 					_, _, err := testkit.Call(ctx, client, st, nil)
 					assert.NoError(t, err, "valid call")
 				}
-				before := rec.requests.Load()
 				err := callInvalid(longCtx, marked, st, false)
 				assert.Code(t, err, connect.CodeInvalidArgument)
 				if st == connect.StreamTypeUnary {
@@ -88,7 +87,9 @@ func TestClient(t *testing.T) {
 				} else {
 					assert.Equal(t, ruleIDs(t, err), []string{"int64.gte_lte"})
 				}
-				assert.Equal(t, rec.requests.Load(), before, "an invalid call reached the server")
+				// Marked requests only: on a busy machine an earlier call's
+				// request may reach the server late, and count in requests.
+				assert.Equal(t, rec.strays.Load(), int64(0), "an invalid call reached the server")
 
 				if st&connect.StreamTypeClient != 0 && testkit.SupportsStream(c.Network, st) {
 					err := callInvalid(ctx, client, st, true)

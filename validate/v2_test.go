@@ -92,11 +92,12 @@ func TestV2Client(t *testing.T) {
 				if testkit.SupportsStream(c.network, st) {
 					assert.NoError(t, v2CallValid(ctx, client, st), "valid call")
 				}
-				before := svc.requests.Load()
 				err := v2CallInvalid(longCtx, marked, st, false)
 				v2Code(t, err, connectv2.CodeInvalidArgument)
 				assert.Equal(t, v2RuleIDs(t, err), wantRuleIDs(st))
-				assert.Equal(t, svc.requests.Load(), before, "an invalid call reached the server")
+				// Marked requests only: on a busy machine an earlier call's
+				// request may reach the server late, and count in requests.
+				assert.Equal(t, svc.strays.Load(), int64(0), "an invalid call reached the server")
 
 				if st&connect.StreamTypeClient != 0 && testkit.SupportsStream(c.network, st) {
 					err := v2CallInvalid(ctx, client, st, true)
