@@ -359,7 +359,7 @@ func (c *call) finish(o outcome, err error, requestHeader, responseHeader metada
 	oe := c.entry.outcome(o)
 	if c.span != nil {
 		if c.span.IsRecording() {
-			if c.late && c.entry.started {
+			if c.late && s.cfg.startAttributes {
 				// Started before its protocol and server were known.
 				c.span.SetAttributes(c.entry.startAttributes...)
 			}

@@ -33,9 +33,8 @@ type entry struct {
 	// outcomeEntry.spanAttributes): giving them to Start costs a copy and
 	// an allocation more.
 	startOptions []trace.SpanStartOption
-	// started says the request attributes, startAttributes, are in
-	// startOptions.
-	started         bool
+	// startAttributes are the request attributes in startOptions (with
+	// WithSpanStartAttributes).
 	startAttributes []attribute.KeyValue
 	// metricAttributes are the request attributes of the current (and old)
 	// metrics, for the in-flight counter and to merge a Labeler's.
@@ -167,7 +166,6 @@ func (s *side) newEntry(key entryKey, spec connect.Spec) *entry {
 		if len(e.startAttributes) > 0 {
 			e.startOptions = append(e.startOptions, trace.WithAttributes(e.startAttributes...))
 		}
-		e.started = true
 	}
 	if s.conv.old() {
 		e.oldSizeOptions = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(e.oldMetricAttributes...))}
@@ -198,7 +196,7 @@ func (e *entry) newOutcome(o outcome) *outcomeEntry {
 	oe := &outcomeEntry{}
 	// The span's request attributes go with its outcome's, unless they
 	// were given to Start (see WithSpanStartAttributes).
-	withRequest := !e.started
+	withRequest := !cfg.startAttributes
 	var spanAttrs []attribute.KeyValue
 	if s.conv.current() {
 		status := statusAttributes(o)

@@ -249,9 +249,10 @@ func (l *Local) bucket(now time.Time, key string, h uint64) *rate.Limiter {
 	return &e.lim
 }
 
-// lookup returns the live entry for key, whose hash is h, or nil, without
-// locking. A nil answer may be a miss (see shard) and must be checked under
-// s.mu. The probe is bounded: with an old mask over a new table, the slots
+// lookup returns the live entry for key, whose hash is h, or nil. Without
+// s.mu held, a nil answer may be a miss (see shard) and must be checked
+// again under s.mu, where the published table is current and the answer
+// exact. The probe is bounded: with an old mask over a new table, the slots
 // it visits need not include an empty one.
 func (s *shard) lookup(key string, h uint64) *entry {
 	mask := s.mask.Load()
@@ -276,20 +277,6 @@ func (s *shard) publish(t *table) {
 	s.tab = t
 	s.first.Store(&t.slots[0])
 	s.mask.Store(t.mask())
-}
-
-// find returns the live entry for key, whose hash is h, or nil; under the
-// shard's mu, where the table is current.
-func (t *table) find(key string, h uint64) *entry {
-	for i := h & t.mask(); ; i = (i + 1) & t.mask() {
-		e := t.slots[i].Load()
-		if e == nil {
-			return nil
-		}
-		if e.hash == h && e.key == key && e != tombstone {
-			return e
-		}
-	}
 }
 
 func (l *Local) decision(allowed bool, tokens float64, n int) Decision {
@@ -319,7 +306,7 @@ func (l *Local) decision(allowed bool, tokens float64, n int) Decision {
 // used. s.mu is held.
 func (l *Local) insert(s *shard, key string, h uint64, nanos int64) *entry {
 	t := s.tab
-	if e := t.find(key, h); e != nil {
+	if e := s.lookup(key, h); e != nil { // exact under mu: the table is current
 		return e
 	}
 	if l.idle > 0 && len(s.ring) > 0 {

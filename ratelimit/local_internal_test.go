@@ -51,7 +51,7 @@ func TestLocalHashCollisions(t *testing.T) {
 			}
 			live++
 			assert.True(t, s.ring[e.frame] == e, "the ring holds every live entry: "+e.key)
-			assert.True(t, tab.find(e.key, h) == e, "every live entry is reachable: "+e.key)
+			assert.True(t, s.lookup(e.key, h) == e, "every live entry is reachable: "+e.key)
 			assert.True(t, !take(e.key), "a tracked key keeps its spent bucket: "+e.key)
 		}
 		assert.Equal(t, live, 3, "live entries in the table")
@@ -68,7 +68,7 @@ func TestLocalEvictsUnusedFirst(t *testing.T) {
 	now := time.Unix(1_000_000, 0)
 	l := NewLocal(Policy{Limit: 1, Burst: 1}, WithMaxKeys(4), WithIdleTimeout(0))
 	tracked := func(k string) bool {
-		return l.shards[0].tab.find(k, l.hash(k)) != nil
+		return l.shards[0].lookup(k, l.hash(k)) != nil
 	}
 	check := func(want ...string) {
 		t.Helper()
@@ -172,7 +172,7 @@ func TestLocalConcurrentChurn(t *testing.T) {
 			}
 			live++
 			assert.True(t, s.ring[e.frame] == e, "the ring holds every live entry")
-			assert.True(t, tab.find(e.key, e.hash) == e, "every live entry is reachable")
+			assert.True(t, s.lookup(e.key, e.hash) == e, "every live entry is reachable")
 		}
 		assert.Equal(t, used, s.used)
 		assert.Equal(t, live, len(s.ring)-len(s.free))
@@ -205,7 +205,7 @@ func TestLocalEvictionEndsUnderLoad(t *testing.T) {
 		t.Fatal("adding a key hung while every key was in use")
 	}
 	assert.Equal(t, l.Len(), 3)
-	assert.True(t, l.shards[0].tab.find("d", l.hash("d")) != nil, "d was added")
+	assert.True(t, l.shards[0].lookup("d", l.hash("d")) != nil, "d was added")
 }
 
 // TestLocalMatchesReference runs random decisions through a Local that

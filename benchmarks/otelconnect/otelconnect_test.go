@@ -188,20 +188,27 @@ func BenchmarkHandlerUnaryInFlight(b *testing.B) {
 			name = "with"
 			opts = append(opts, otelconnect.WithInFlightMetric())
 		}
-		i, err := otelconnect.NewInterceptor(opts...)
-		if err != nil {
-			b.Fatal(err)
-		}
-		f := i.WrapUnary(next)
-		b.Run(name+"/connectware", func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := f(ctx, req); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+		benchConnectware(b, ctx, req, name, opts, next)
 	}
+}
+
+// benchConnectware runs name/connectware: a unary call through a
+// connectware interceptor built with opts, next answering it.
+func benchConnectware(b *testing.B, ctx context.Context, req connect.AnyRequest, name string, opts []otelconnect.Option, next connect.UnaryFunc) {
+	b.Helper()
+	i, err := otelconnect.NewInterceptor(opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := i.WrapUnary(next)
+	b.Run(name+"/connectware", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := f(ctx, req); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 // BenchmarkUnaryLoopback makes real unary calls over h2c, with the
@@ -530,19 +537,7 @@ func BenchmarkSpanStartAttributes(b *testing.B) {
 				name = side + "/at_start"
 				opts = append(opts, otelconnect.WithSpanStartAttributes())
 			}
-			i, err := otelconnect.NewInterceptor(opts...)
-			if err != nil {
-				b.Fatal(err)
-			}
-			f := i.WrapUnary(next)
-			b.Run(name+"/connectware", func(b *testing.B) {
-				b.ReportAllocs()
-				for b.Loop() {
-					if _, err := f(ctx, req); err != nil {
-						b.Fatal(err)
-					}
-				}
-			})
+			benchConnectware(b, ctx, req, name, opts, next)
 		}
 	}
 }
