@@ -13,11 +13,13 @@ import (
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/connectware/connectware/internal/testkit"
 )
 
 // TestIdentifyPropagator checks which propagators get the W3C fast paths:
 // TraceContext and Baggage alone or composed (nested too), and nothing
-// else, the global delegate included.
+// else.
 func TestIdentifyPropagator(t *testing.T) {
 	tc, bg := propagation.TraceContext{}, propagation.Baggage{}
 	compose := propagation.NewCompositeTextMapPropagator
@@ -36,12 +38,24 @@ func TestIdentifyPropagator(t *testing.T) {
 		{"empty composite", compose(), true, false, false, nil},
 		{"other member", compose(tc, otherPropagator{}), false, false, false, nil},
 		{"other", otherPropagator{}, false, false, false, nil},
-		{"global", otel.GetTextMapPropagator(), false, false, false, nil},
 	} {
 		w := identifyPropagator(c.p)
 		if w.known != c.known || w.traceContext != c.tc || w.baggage != c.bg || !reflect.DeepEqual(w.extractKeys, c.extractKey) {
 			t.Errorf("%s: got %+v", c.name, w)
 		}
+	}
+}
+
+// TestIdentifyGlobalPropagator checks that the global delegate, which
+// follows whatever propagator the program sets later, gets no fast path. It
+// runs in a process of its own: once a program sets the global propagator,
+// the delegate is gone for good.
+func TestIdentifyGlobalPropagator(t *testing.T) {
+	if !testkit.InFreshProcess(t) {
+		return
+	}
+	if w := identifyPropagator(otel.GetTextMapPropagator()); w.known || w.traceContext || w.baggage || w.extractKeys != nil {
+		t.Errorf("global: got %+v", w)
 	}
 }
 
