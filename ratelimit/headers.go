@@ -1,15 +1,19 @@
 package ratelimit
 
 import (
+	"math"
 	"strconv"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // Response header names set by the middleware and the interceptor.
 const (
 	// HeaderRateLimit carries the current state of the client's bucket, in
-	// the syntax of the IETF httpapi RateLimit header fields draft
-	// (draft-ietf-httpapi-ratelimit-headers-10/-11): "default";r=50;t=30.
+	// the syntax and with the meaning of the IETF httpapi RateLimit header
+	// fields draft (draft-ietf-httpapi-ratelimit-headers-11):
+	// "default";r=50;t=30.
 	HeaderRateLimit = "RateLimit"
 	// HeaderRateLimitPolicy carries the policy, in the same draft's syntax:
 	// "default";q=100;w=60.
@@ -32,14 +36,44 @@ func AppendPolicyHeader(dst []byte, p Policy) []byte {
 }
 
 // AppendRateLimitHeader appends the RateLimit field value for d: the policy
-// name, the remaining quota r and t, the whole seconds (rounded up) until
-// the bucket is full again.
+// name, the remaining quota r and the effective window t of draft -11, the
+// whole seconds (rounded up) within which the client can use no more than r,
+// that is until one token more than r has come back. A rejected call's t
+// is therefore its Retry-After for one token, and never later than it. t is
+// left out for a policy that never refills (Limit zero) or never limits
+// (rate.Inf).
 func AppendRateLimitHeader(dst []byte, d Decision) []byte {
 	dst = appendSFString(dst, d.Policy.PolicyName())
 	dst = append(dst, ";r="...)
 	dst = strconv.AppendInt(dst, max(d.Remaining, 0), 10)
-	dst = append(dst, ";t="...)
-	return strconv.AppendInt(dst, seconds(d.Reset), 10)
+	if t, ok := effectiveWindow(d); ok {
+		dst = append(dst, ";t="...)
+		dst = strconv.AppendInt(dst, t, 10)
+	}
+	return dst
+}
+
+// effectiveWindow returns the seconds, rounded up and at least one, until
+// the bucket of d holds Remaining+1 tokens. d.Reset is the time until it
+// holds Burst, so that is Reset less the time Burst-Remaining-1 tokens take
+// (or plus one token's time, for a full bucket).
+func effectiveWindow(d Decision) (int64, bool) {
+	p := d.Policy
+	if p.Limit == rate.Inf || p.Limit <= 0 {
+		return 0, false
+	}
+	after := float64(p.Burst) - float64(max(d.Remaining, 0)) - 1
+	secs := d.Reset.Seconds() - after/float64(p.Limit)
+	// Reset was rounded up to the nanosecond; do not let that round t up
+	// by a whole second.
+	secs = math.Ceil(secs - 1e-6)
+	switch {
+	case secs < 1:
+		return 1, true
+	case secs >= math.MaxInt64/2:
+		return math.MaxInt64 / 2, true
+	}
+	return int64(secs), true
 }
 
 // RetryAfterSeconds returns the Retry-After value for d: RetryAfter in whole
