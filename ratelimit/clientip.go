@@ -26,12 +26,13 @@ const (
 // ClientIP returns the address of the client that made a request, given the
 // connection's peer address ("ip:port" or "ip"), the request headers, the
 // header the trusted proxies set ([HeaderForwarded], [HeaderXForwardedFor] or
-// [HeaderXRealIP]; empty means X-Forwarded-For), and the proxies trusted to
-// set it.
+// [HeaderXRealIP], in any case; empty means X-Forwarded-For), and the
+// proxies trusted to set it.
 //
 // When the peer is not inside trustedProxies, ClientIP returns the peer and
 // never reads a header, so a client cannot pick its own address. Only the
-// named header is read: a client that adds another one changes nothing.
+// named header is read: a client that adds another one changes nothing, and
+// a name that is none of the three reads no header at all.
 //
 // Forwarded and X-Forwarded-For list one address per hop, appended by each
 // proxy, and only the right-hand end was written by proxies we trust.
@@ -41,8 +42,12 @@ const (
 // A hop that is not an IP address ("unknown", an obfuscated identifier, a
 // Forwarded element without for=, a malformed or over-long value) ends the
 // walk: the last trusted address seen is returned, since nothing to its left
-// can be believed. At most 32 hops of at most 256 bytes are read. X-Real-IP
+// can be believed. (An address with an obfuscated port, as RFC 7239 allows,
+// is an address.) At most 32 hops of at most 256 bytes are read. X-Real-IP
 // holds one address, taken from its last line.
+//
+// A prefix may be written in IPv4-mapped IPv6 form (::ffff:10.0.0.0/104):
+// it holds the IPv4 addresses it maps.
 //
 // The boolean is false only when the peer itself is not an IP address.
 func ClientIP(peer string, header Header, headerName string, trustedProxies []netip.Prefix) (netip.Addr, bool) {
@@ -53,19 +58,47 @@ func ClientIP(peer string, header Header, headerName string, trustedProxies []ne
 	if header == nil || !trusted(addr, trustedProxies) {
 		return addr, true
 	}
-	switch headerName {
-	case HeaderForwarded, "forwarded":
-		return walk(addr, header.Values(HeaderForwarded), trustedProxies, forwardedFor), true
-	case HeaderXRealIP, "X-Real-IP", "x-real-ip":
+	return fromHeader(addr, header, headerName, trustedProxies), true
+}
+
+// fromHeader returns the client that header names, given the trusted
+// proxy that sent it (or no address, for a trusted peer that has none).
+func fromHeader(proxy netip.Addr, header Header, headerName string, trustedProxies []netip.Prefix) netip.Addr {
+	switch canonicalForwardingHeader(headerName) {
+	case HeaderForwarded:
+		return walk(proxy, header.Values(HeaderForwarded), trustedProxies, forwardedFor)
+	case HeaderXRealIP:
 		if values := header.Values(HeaderXRealIP); len(values) > 0 {
 			if real, ok := parseNode(trimOWS(values[len(values)-1])); ok {
-				return real, true
+				return real
 			}
 		}
-		return addr, true
-	default:
-		return walk(addr, header.Values(HeaderXForwardedFor), trustedProxies, parseNode), true
+		return proxy
+	case HeaderXForwardedFor:
+		return walk(proxy, header.Values(HeaderXForwardedFor), trustedProxies, parseNode)
 	}
+	return proxy
+}
+
+// canonicalForwardingHeader returns the header name's canonical form when
+// it is one ClientIP reads (the empty name is X-Forwarded-For), and "" for
+// any other name.
+func canonicalForwardingHeader(name string) string {
+	switch name {
+	case HeaderForwarded, HeaderXForwardedFor, HeaderXRealIP:
+		return name
+	case "":
+		return HeaderXForwardedFor
+	}
+	switch {
+	case strings.EqualFold(name, HeaderForwarded):
+		return HeaderForwarded
+	case strings.EqualFold(name, HeaderXForwardedFor):
+		return HeaderXForwardedFor
+	case strings.EqualFold(name, HeaderXRealIP):
+		return HeaderXRealIP
+	}
+	return ""
 }
 
 func trusted(addr netip.Addr, prefixes []netip.Prefix) bool {
@@ -73,8 +106,22 @@ func trusted(addr netip.Addr, prefixes []netip.Prefix) bool {
 		if p.Contains(addr) {
 			return true
 		}
+		if p.Addr().Is4In6() && addr.Is4() && unmapPrefix(p).Contains(addr) {
+			return true
+		}
 	}
 	return false
+}
+
+// unmapPrefix returns an IPv4-mapped IPv6 prefix (::ffff:10.0.0.0/104) as
+// the IPv4 prefix it maps (10.0.0.0/8); other prefixes are returned masked.
+// A mapped prefix shorter than /96 covers more than mapped addresses and is
+// kept as it is.
+func unmapPrefix(p netip.Prefix) netip.Prefix {
+	if p.Addr().Is4In6() && p.Bits() >= 96 {
+		return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96).Masked()
+	}
+	return p.Masked()
 }
 
 // walk reads the comma-separated hops of values right to left. last is the
@@ -159,9 +206,30 @@ func forwardedFor(element string) (netip.Addr, bool) {
 				return netip.Addr{}, false // no address needs escaping
 			}
 		}
-		return parseNode(value)
+		return parseNode(withoutObfuscatedPort(value))
 	}
 	return netip.Addr{}, false
+}
+
+// withoutObfuscatedPort strips an RFC 7239 obfuscated port ("_" and then
+// one or more letters, digits, ".", "_" or "-") from a Forwarded node, which leaves its
+// address: "192.0.2.1:_x" and "[2001:db8::1]:_x". Other nodes are returned
+// as they are.
+func withoutObfuscatedPort(node string) string {
+	i := strings.LastIndexByte(node, ':')
+	if i < 0 || i+2 >= len(node) || node[i+1] != '_' {
+		return node
+	}
+	for _, c := range []byte(node[i+2:]) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return node
+		}
+	}
+	host := node[:i]
+	if strings.HasPrefix(host, "[") != strings.HasSuffix(host, "]") || !strings.HasPrefix(host, "[") && strings.IndexByte(host, ':') >= 0 {
+		return node // an IPv6 address must be bracketed to carry a port
+	}
+	return host
 }
 
 func indexUnquoted(s string, c byte) int {

@@ -35,6 +35,11 @@ func TestClientIP(t *testing.T) {
 		{"Forwarded quoted v6 with port", "10.0.0.1:4000", ratelimit.HeaderForwarded, `For="[2001:db8:cafe::17]:4711"`, "2001:db8:cafe::17"},
 		{"Forwarded unknown stops", "10.0.0.1:4000", ratelimit.HeaderForwarded, `for=198.51.100.1, for=unknown`, "10.0.0.1"},
 		{"Forwarded obfuscated stops", "10.0.0.1:4000", ratelimit.HeaderForwarded, `for=_hidden`, "10.0.0.1"},
+		{"Forwarded obfuscated port", "10.0.0.1:4000", ratelimit.HeaderForwarded, `for="198.51.100.1:_p-1.x"`, "198.51.100.1"},
+		{"Forwarded v6 obfuscated port", "10.0.0.1:4000", ratelimit.HeaderForwarded, `for="[2001:db8::1]:_x"`, "2001:db8::1"},
+		{"Forwarded bad obfuscated port", "10.0.0.1:4000", ratelimit.HeaderForwarded, `for="198.51.100.1:_p!"`, "10.0.0.1"},
+		{"Forwarded unbracketed v6 obfuscated port", "10.0.0.1:4000", ratelimit.HeaderForwarded, `for="2001:db8::1:_x"`, "10.0.0.1"},
+		{"Forwarded empty obfuscated port", "10.0.0.1:4000", ratelimit.HeaderForwarded, `for="198.51.100.1:_"`, "10.0.0.1"},
 		{"Forwarded quoted comma", "10.0.0.1:4000", ratelimit.HeaderForwarded, `for=198.51.100.1;by="a,b"`, "198.51.100.1"},
 		{"Forwarded unbalanced quote", "10.0.0.1:4000", ratelimit.HeaderForwarded, `for="198.51.100.1`, "10.0.0.1"},
 		{"X-Real-IP", "10.0.0.1:4000", ratelimit.HeaderXRealIP, " 198.51.100.1 ", "198.51.100.1"},
@@ -66,6 +71,43 @@ func TestClientIPOnlyConfiguredHeader(t *testing.T) {
 	h.Set("X-Forwarded-For", "198.51.100.1")
 	got, _ := ratelimit.ClientIP("10.0.0.1:1", h, ratelimit.HeaderXForwardedFor, proxies)
 	assert.Equal(t, got.String(), "198.51.100.1")
+}
+
+// TestClientIPHeaderNameCase: the header may be named in any case, and a
+// name that is none of the three reads no header, X-Forwarded-For included,
+// which a client behind a proxy that sets another header can write itself.
+func TestClientIPHeaderNameCase(t *testing.T) {
+	t.Parallel()
+	h := http.Header{}
+	h.Set("Forwarded", "for=198.51.100.1")
+	h.Set("X-Real-Ip", "198.51.100.2")
+	h.Set("X-Forwarded-For", "6.6.6.6")
+	for name, want := range map[string]string{
+		"FORWARDED": "198.51.100.1", "forwarded": "198.51.100.1", "Forwarded": "198.51.100.1",
+		"X-REAL-IP": "198.51.100.2", "x-real-ip": "198.51.100.2", "X-Real-IP": "198.51.100.2",
+		"x-forwarded-for": "6.6.6.6", "": "6.6.6.6",
+		"X-Client-IP": "10.0.0.1", "Forwarded-For": "10.0.0.1",
+	} {
+		got, ok := ratelimit.ClientIP("10.0.0.1:1", h, name, proxies)
+		assert.True(t, ok, name)
+		assert.Equal(t, got.String(), want, name)
+	}
+}
+
+// TestClientIPMappedPrefix: a trusted prefix written in IPv4-mapped form
+// holds the IPv4 addresses it maps, for ClientIP and for the keys.
+func TestClientIPMappedPrefix(t *testing.T) {
+	t.Parallel()
+	mapped := []netip.Prefix{netip.MustParsePrefix("::ffff:10.0.0.0/104")}
+	h := http.Header{"X-Forwarded-For": {"198.51.100.1, 10.9.9.9"}}
+	got, _ := ratelimit.ClientIP("10.0.0.1:1", h, "", mapped)
+	assert.Equal(t, got.String(), "198.51.100.1")
+	got, _ = ratelimit.ClientIP("11.0.0.1:1", h, "", mapped)
+	assert.Equal(t, got.String(), "11.0.0.1", "outside the mapped prefix")
+	call := &ratelimit.Call{Header: h}
+	call.SetPeer("10.0.0.1:1")
+	key, _ := ratelimit.KeyIP(mapped...).AppendKey(nil, call)
+	assert.Equal(t, string(key), "198.51.100.1")
 }
 
 func TestClientIPRepeatedLines(t *testing.T) {

@@ -207,36 +207,55 @@ func KeyIP(trustedProxies ...netip.Prefix) Key {
 // KeyIPFrom is [KeyIP] for proxies that report the client in header:
 // [HeaderForwarded], [HeaderXForwardedFor] or [HeaderXRealIP].
 func KeyIPFrom(header string, trustedProxies ...netip.Prefix) Key {
+	return newIPKey(header, false, trustedProxies)
+}
+
+// KeyIPBehindUnixSocket is [KeyIPFrom] for a server that its proxy reaches
+// over a Unix socket (nginx's proxy_pass http://unix:/path, for one). Such a
+// peer has no IP address, so KeyIPFrom could neither trust it nor tell its
+// clients apart: they would all share the peer's key. Here a peer that is
+// not an IP address counts as a trusted proxy and header is read;
+// trustedProxies are the proxies further along, as for KeyIPFrom. Peers
+// that have an IP address (on a TCP listener of the same server) follow
+// KeyIPFrom's rules. When the header names no client, calls share the
+// peer's key.
+//
+// Any process that can connect to the socket can then choose its key:
+// keep the socket's permissions to the proxy.
+func KeyIPBehindUnixSocket(header string, trustedProxies ...netip.Prefix) Key {
+	return newIPKey(header, true, trustedProxies)
+}
+
+func newIPKey(header string, unixTrusted bool, trustedProxies []netip.Prefix) Key {
 	trusted := make([]netip.Prefix, len(trustedProxies))
 	for i, p := range trustedProxies {
-		trusted[i] = p.Masked()
+		trusted[i] = unmapPrefix(p)
 	}
-	switch http.CanonicalHeaderKey(header) {
-	case HeaderForwarded:
-		header = HeaderForwarded
-	case HeaderXRealIP:
-		header = HeaderXRealIP
-	case HeaderXForwardedFor, "":
-		header = HeaderXForwardedFor
-	default:
+	canonical := canonicalForwardingHeader(header)
+	if canonical == "" {
 		panic("ratelimit: KeyIPFrom reads Forwarded, X-Forwarded-For or X-Real-IP, not " + header)
 	}
-	return ipKey{header: header, trusted: trusted}
+	return ipKey{header: canonical, trusted: trusted, unixTrusted: unixTrusted}
 }
 
 type ipKey struct {
-	header  string
-	trusted []netip.Prefix
+	header      string
+	trusted     []netip.Prefix
+	unixTrusted bool // a peer that is not an IP address is a trusted proxy
 }
 
 func (k ipKey) AppendKey(dst []byte, call *Call) ([]byte, bool) {
 	peer := call.Peer()
 	addr, ok := ClientIP(peer, call.Header, k.header, k.trusted)
+	if !ok && k.unixTrusted && !call.IsClient && call.Header != nil {
+		addr = fromHeader(netip.Addr{}, call.Header, k.header, k.trusted)
+		ok = addr.IsValid()
+	}
 	if !ok {
 		if peer == "" {
 			return dst, false
 		}
-		return append(dst, peer...), true // a host name, on clients
+		return append(dst, peer...), true // a host name on clients, a Unix socket's peer
 	}
 	if addr.Is6() {
 		if p, err := addr.Prefix(64); err == nil {
