@@ -189,7 +189,12 @@ func (g *guard) quick(ctx context.Context, h http.Header, lim Limiter) (out outc
 		at = monotonicNow()
 	}
 	hash := local.hash(k)
-	if !local.bucket(at, k, hash).AllowN(at, 1) {
+	e := local.bucket(at, k, hash)
+	allowed := e.lim.AllowN(at, 1)
+	if e.dead.Load() {
+		_, allowed = local.again(e, at, k, hash, 1, allowed)
+	}
+	if !allowed {
 		return 0, at, false
 	}
 	g.allowed.add(hash)
@@ -251,6 +256,10 @@ func (g *guard) decide(s *scratch, lim Limiter, n int) outcome {
 			}
 			return outcomeUnavailable
 		}
+		// Failed open: the call goes on, but there is no quota to report,
+		// and reporting an empty one would hold back clients that heed it.
+		g.allowed.add(0)
+		return outcomeUnlimited
 	}
 	if !s.d.Allowed {
 		g.rejected.Add(1)

@@ -66,6 +66,31 @@ func TestLimiterFailurePolicies(t *testing.T) {
 	}
 }
 
+// TestFailOpenSendsNoRateLimitHeaders: a call a failing limiter let
+// through has no quota to report, and reporting an empty one would make
+// well-behaved clients throttle themselves for the whole outage.
+func TestFailOpenSendsNoRateLimitHeaders(t *testing.T) {
+	t.Parallel()
+	mw := ratelimit.NewMiddleware(brokenLimiter{allow: true}, ratelimit.WithAllowedHeaders())
+	ic := ratelimit.NewInterceptor(brokenLimiter{allow: true}, ratelimit.WithAllowedHeaders())
+	for name, h := range map[string]http.Handler{
+		"middleware":  mw.Wrap(testkit.NewMux(&testkit.PingServer{})),
+		"interceptor": testkit.NewMux(&testkit.PingServer{}, connect.WithInterceptors(ic)),
+	} {
+		srv := testkit.NewServer(t, h, testkit.H2C)
+		for _, p := range []testkit.Protocol{testkit.ConnectProto, testkit.GRPC, testkit.GRPCWeb} {
+			for _, st := range []connect.StreamType{connect.StreamTypeUnary, connect.StreamTypeServer} {
+				header, _, err := testkit.Call(callTimeout(t), testkit.NewClient(srv, p), st, nil)
+				assert.NoError(t, err, name, p.String())
+				assert.Equal(t, header.Get(ratelimit.HeaderRateLimit), "", name, p.String(), st.String())
+				assert.Equal(t, header.Get(ratelimit.HeaderRateLimitPolicy), "", name, p.String(), st.String())
+			}
+		}
+	}
+	assert.Equal(t, mw.Stats(), ratelimit.Stats{Allowed: 6, Errors: 6})
+	assert.Equal(t, ic.Stats(), ratelimit.Stats{Allowed: 6, Errors: 6})
+}
+
 func TestWithCost(t *testing.T) {
 	t.Parallel()
 	// Burst 3; Ping costs 2, so the second Ping is rejected.

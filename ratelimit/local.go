@@ -52,6 +52,9 @@ type Local struct {
 	// passed, when set (by tests), runs after the CLOCK hand clears a
 	// key's used mark.
 	passed func(*entry)
+	// marked, when set (by tests), runs after the idle sweep marks an
+	// entry dead and before it looks at the entry again.
+	marked func(*entry)
 }
 
 // shard is one share of the keys. Its open-addressing hash table is read
@@ -94,7 +97,10 @@ type entry struct {
 	// last is the UnixNano of the last decision, to within lastGrain.
 	last atomic.Int64
 	// used says the key was used since the CLOCK hand last passed it.
-	used  atomic.Bool
+	used atomic.Bool
+	// dead says the entry is being removed, or was: a decision that finds
+	// it set after spending decides again (see Local.again).
+	dead  atomic.Bool
 	frame int // the entry's index in its shard's ring, under the shard's mu
 	lim   rate.Limiter
 }
@@ -131,7 +137,8 @@ func WithMaxKeys(n int) LocalOption {
 // it (to within a millisecond, never early). The default, the policy's
 // Window, never changes a decision, since a bucket left alone that long is
 // full again. A shorter timeout saves memory at the price of forgiving
-// clients early; zero or less keeps keys until the MaxKeys bound pushes them
+// clients early; zero or less (or more than about 292 years, which a
+// Duration cannot exceed) keeps keys until the MaxKeys bound pushes them
 // out.
 func WithIdleTimeout(d time.Duration) LocalOption {
 	return localOptionFunc(func(c *localConfig) { c.idle, c.idleSet = d, true })
@@ -154,6 +161,9 @@ func NewLocal(policy Policy, opts ...LocalOption) *Local {
 		if policy.Limit == rate.Inf {
 			cfg.idle = time.Minute
 		}
+	}
+	if cfg.idle > time.Duration(math.MaxInt64-lastGrain) {
+		cfg.idle = 0 // longer than any clock runs: keys are never idle
 	}
 	n := 1
 	for n < 64 && cfg.maxKeys/(n*2) >= 256 {
@@ -220,33 +230,61 @@ func (l *Local) take(now time.Time, key string, n int, full bool) (allowed bool,
 
 // takeHashed is take for a key whose hash is h.
 func (l *Local) takeHashed(now time.Time, key string, h uint64, n int, full bool) (allowed bool, tokens float64) {
-	lim := l.bucket(now, key, h)
-	allowed = lim.AllowN(now, max(n, 0))
+	n = max(n, 0)
+	e := l.bucket(now, key, h)
+	allowed = e.lim.AllowN(now, n)
+	if e.dead.Load() {
+		e, allowed = l.again(e, now, key, h, n, allowed)
+	}
 	if allowed && !full {
 		return true, 0
 	}
-	return allowed, lim.TokensAt(now)
+	return allowed, e.lim.TokensAt(now)
 }
 
-// bucket returns the bucket of key, whose hash is h, adding it when the key
-// is new, and records its use at now.
-func (l *Local) bucket(now time.Time, key string, h uint64) *rate.Limiter {
+// bucket returns the entry of key, whose hash is h, adding it when the key
+// is new, and records its use at now. The caller spends from the entry's
+// bucket and then, if the entry is dead, calls again.
+func (l *Local) bucket(now time.Time, key string, h uint64) *entry {
 	s := &l.shards[h>>l.shardShift]
 	nanos := now.UnixNano()
 	e := s.lookup(key, h)
 	if e == nil {
 		s.mu.Lock()
-		e = l.insert(s, key, h, nanos)
+		e = l.insert(s, key, h, now, nanos)
 		s.mu.Unlock()
-		return &e.lim
+		return e
 	}
+	e.use(nanos)
+	return e
+}
+
+// use records a decision for e at nanos. It stores last before the
+// decision spends, which the idle sweep relies on (see insert).
+func (e *entry) use(nanos int64) {
 	if !e.used.Load() {
 		e.used.Store(true)
 	}
 	if last := e.last.Load(); nanos-last >= lastGrain || nanos < last {
 		e.last.Store(nanos)
 	}
-	return &e.lim
+}
+
+// again settles a decision that spent from e's bucket, allowed or not,
+// and then found e dead: removed, or about to be, by a decision adding a
+// key to e's shard. Under the shard's lock, e is either live again (the
+// idle sweep saw this decision's use in time) and the decision stands, or
+// gone, and the decision is made again on the key's live entry, so that
+// what it spent is not lost with e.
+func (l *Local) again(e *entry, now time.Time, key string, h uint64, n int, allowed bool) (*entry, bool) {
+	s := &l.shards[h>>l.shardShift]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !e.dead.Load() {
+		return e, allowed
+	}
+	e = l.insert(s, key, h, now, now.UnixNano())
+	return e, e.lim.AllowN(now, n)
 }
 
 // lookup returns the live entry for key, whose hash is h, or nil. Without
@@ -304,16 +342,30 @@ func (l *Local) decision(allowed bool, tokens float64, n int) Decision {
 // did meanwhile. It first sweeps a few frames for idle keys, then evicts a
 // key when s is full, and rebuilds the table when it is three quarters
 // used. s.mu is held.
-func (l *Local) insert(s *shard, key string, h uint64, nanos int64) *entry {
+func (l *Local) insert(s *shard, key string, h uint64, now time.Time, nanos int64) *entry {
 	t := s.tab
 	if e := s.lookup(key, h); e != nil { // exact under mu: the table is current
+		e.use(nanos)
 		return e
 	}
 	if l.idle > 0 && len(s.ring) > 0 {
 		for range min(sweepFrames, len(s.ring)) {
 			s.sweep %= len(s.ring)
 			if e := s.ring[s.sweep]; e != nil && l.isIdle(e, nanos) {
-				s.remove(t, e)
+				// A decision may be spending from e now, unlocked: it stores
+				// e.last first and loads e.dead last. Marking e dead before
+				// reading last again means that this sweep sees the
+				// decision's use and keeps e, or the decision sees e dead
+				// and decides again, on a live entry (see again).
+				e.dead.Store(true)
+				if l.marked != nil {
+					l.marked(e)
+				}
+				if l.isIdle(e, nanos) {
+					s.remove(t, e)
+				} else {
+					e.dead.Store(false)
+				}
 			}
 			s.sweep++
 		}
@@ -326,10 +378,13 @@ func (l *Local) insert(s *shard, key string, h uint64, nanos int64) *entry {
 	}
 	e := &entry{key: strings.Clone(key), hash: h}
 	e.last.Store(nanos)
-	// A limiter whose last update is the zero time is full at its first
-	// decision: set burst, then limit, both "at" the zero time.
+	// Fill the bucket by time "passing" from the zero time to now at an
+	// unbounded rate, then set the policy's rate at now: full however long
+	// the policy's window (a limiter merely left at the zero time fills at
+	// the policy's rate over at most the 292 years a Duration holds).
 	e.lim.SetBurstAt(time.Time{}, l.policy.Burst)
-	e.lim.SetLimitAt(time.Time{}, l.policy.Limit)
+	e.lim.SetLimitAt(time.Time{}, rate.Inf)
+	e.lim.SetLimitAt(now, l.policy.Limit)
 	if n := len(s.free); n > 0 {
 		e.frame = s.free[n-1]
 		s.free = s.free[:n-1]
@@ -383,8 +438,10 @@ func (s *shard) evict(l *Local, t *table, nanos int64) {
 	}
 }
 
-// remove takes e out of t, where it is live, and out of the ring.
+// remove takes e out of t, where it is live, and out of the ring, and
+// marks it dead.
 func (s *shard) remove(t *table, e *entry) {
+	e.dead.Store(true)
 	for i := e.hash & t.mask(); ; i = (i + 1) & t.mask() {
 		if t.slots[i].Load() == e {
 			t.slots[i].Store(tombstone)

@@ -329,3 +329,125 @@ func TestShardSize(t *testing.T) {
 	}
 	assert.Equal(t, unsafe.Sizeof(shard{}), uintptr(128))
 }
+
+// idleSweepSetup returns a Local whose one shard holds key k, with two of
+// its three tokens left, behind seven other keys, all last used at t0; at
+// t0+3s they are idle (timeout 1s) and k's bucket is full again, so the
+// next key added sweeps k's frame and finds it idle.
+func idleSweepSetup(t *testing.T) (l *Local, t0 time.Time) {
+	t.Helper()
+	l = NewLocal(Policy{Limit: 1, Burst: 3}, WithMaxKeys(64), WithIdleTimeout(time.Second))
+	assert.Equal(t, len(l.shards), 1)
+	t0 = time.Unix(1000, 0)
+	assert.True(t, l.Allow(t0, "k").Allowed)
+	for i := range 7 {
+		l.Allow(t0, "f"+strconv.Itoa(i))
+	}
+	return l, t0
+}
+
+// TestLocalSpendOnSweptEntry: a decision that found its entry before the
+// idle sweep removed it spends from a bucket no one will see again. It
+// finds the entry dead afterwards and decides again on the key's live
+// entry, so its spend is not lost.
+func TestLocalSpendOnSweptEntry(t *testing.T) {
+	t.Parallel()
+	l, t0 := idleSweepSetup(t)
+	t1 := t0.Add(3 * time.Second)
+	h := l.hash("k")
+	s := &l.shards[h>>l.shardShift]
+	e := s.lookup("k", h) // the decision has found k...
+	l.Allow(t1, "new")    // ...when another key's insert sweeps it away
+	assert.True(t, e.dead.Load())
+	assert.True(t, s.lookup("k", h) == nil)
+	e.use(t1.UnixNano()) // the decision goes on
+	allowed := e.lim.AllowN(t1, 1)
+	assert.True(t, allowed)
+	live, allowed := l.again(e, t1, "k", h, 1, allowed)
+	assert.True(t, allowed)
+	assert.True(t, live != e && !live.dead.Load())
+	assert.Equal(t, l.Allow(t1, "k").Remaining, int64(1), "the spend counted on the live entry")
+}
+
+// TestLocalSweepSeesUse: a decision that records its use after the idle
+// sweep marked its entry dead, but before the sweep looks again, keeps the
+// entry alive, and its spend stands.
+func TestLocalSweepSeesUse(t *testing.T) {
+	t.Parallel()
+	l, t0 := idleSweepSetup(t)
+	t1 := t0.Add(3 * time.Second)
+	h := l.hash("k")
+	s := &l.shards[h>>l.shardShift]
+	e := s.lookup("k", h)
+	marked := 0
+	l.marked = func(m *entry) {
+		if m == e {
+			marked++
+			e.use(t1.UnixNano()) // the decision, between the sweep's two looks
+		}
+	}
+	l.Allow(t1, "new")
+	assert.Equal(t, marked, 1)
+	assert.True(t, !e.dead.Load(), "the sweep saw the use and kept the entry")
+	assert.True(t, s.lookup("k", h) == e)
+	allowed := e.lim.AllowN(t1, 1)
+	live, allowed := l.again(e, t1, "k", h, 1, allowed) // what a decision that saw dead would do
+	assert.True(t, allowed && live == e)
+	assert.Equal(t, l.Allow(t1, "k").Remaining, int64(1))
+}
+
+// TestLocalIdleSweepRace runs decisions for a known key against inserts
+// that sweep it as idle, many times, through Allow and the interceptor's
+// quick path: no spend is ever lost.
+func TestLocalIdleSweepRace(t *testing.T) {
+	t.Parallel()
+	trials := 1000
+	if testing.Short() {
+		trials = 100
+	}
+	g := newGuard(nil, []Option{WithKey(KeyHeader("K"))})
+	for trial := range trials {
+		l, t0 := idleSweepSetup(t)
+		t1 := t0.Add(3 * time.Second)
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if trial%2 == 0 {
+				l.Allow(t1, "k")
+				return
+			}
+			g.cfg.now = func() time.Time { return t1 }
+			_, _, ok := g.quick(context.Background(), http.Header{"K": {"k"}}, l)
+			assert.True(t, ok)
+		}()
+		go func() {
+			defer wg.Done()
+			for i := range 8 {
+				l.Allow(t1, "n"+strconv.Itoa(i))
+			}
+		}()
+		wg.Wait()
+		if d := l.Allow(t1, "k"); d.Remaining != 1 {
+			t.Fatalf("trial %d: %d tokens left after two spends from a full bucket of 3", trial, d.Remaining)
+		}
+	}
+}
+
+// TestLocalVeryLongWindow: a policy whose window is longer than a Duration
+// holds (rate.Every(30 days), Burst 10,000: 822 years) starts each key
+// full and never takes a key in use for an idle one.
+func TestLocalVeryLongWindow(t *testing.T) {
+	t.Parallel()
+	l := NewLocal(Policy{Limit: rate.Every(30 * 24 * time.Hour), Burst: 10_000}, WithMaxKeys(100))
+	now := time.Now()
+	assert.Equal(t, l.Allow(now, "a").Remaining, int64(9_999), "a new key starts full")
+	for range 9_999 {
+		assert.True(t, l.Allow(now, "a").Allowed)
+	}
+	assert.True(t, !l.Allow(now, "a").Allowed)
+	for i := range 20 {
+		l.Allow(now.Add(time.Duration(i)*time.Hour), "b"+strconv.Itoa(i)) // inserts sweep for idle keys
+	}
+	assert.True(t, !l.Allow(now.Add(20*time.Hour), "a").Allowed, "a was not forgotten")
+}
