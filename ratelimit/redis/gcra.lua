@@ -1,12 +1,21 @@
 -- GCRA (generic cell rate algorithm): a token bucket kept as one number, the
 -- theoretical arrival time (TAT) of the next call, in microseconds.
 -- KEYS[1]  the bucket
--- ARGV[1]  now, microseconds since the Unix epoch
+-- ARGV[1]  now, microseconds since the Unix epoch, or 0 for the Redis
+--          server's own clock, which every replica then shares
 -- ARGV[2]  emission interval: microseconds per token
 -- ARGV[3]  burst: bucket size in tokens
 -- ARGV[4]  cost: tokens this call spends
 -- Returns {allowed (0/1), remaining tokens, retry after (us), reset (us)}.
 local now = tonumber(ARGV[1])
+if now == 0 then
+  -- Redis 3.2 to 4 replicate scripts by their commands only when asked,
+  -- which a script that reads TIME and then writes needs; later versions
+  -- always do.
+  if redis.replicate_commands then redis.replicate_commands() end
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
 local interval = tonumber(ARGV[2])
 local burst = tonumber(ARGV[3])
 local cost = tonumber(ARGV[4])

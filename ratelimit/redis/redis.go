@@ -4,9 +4,10 @@
 // Each decision is one round trip: a Lua script (GCRA, the token bucket kept
 // as one timestamp per key) runs atomically in Redis, through EVALSHA with a
 // fallback to EVAL when Redis has not cached it. Keys carry a hash tag, so
-// they work in Redis Cluster. Each decision has its own timeout, and when
-// Redis fails the limiter allows or denies according to its
-// [FailurePolicy].
+// they work in Redis Cluster. Time is the Redis server's, so replicas
+// whose clocks drift apart still share one limit fairly. Each decision has
+// its own timeout, and when Redis fails the limiter allows or denies
+// according to its [FailurePolicy].
 //
 // Give the go-redis client ContextTimeoutEnabled: true, so a round trip the
 // limiter gave up on also ends at the timeout rather than at the client's
@@ -68,9 +69,10 @@ type optionFunc func(*config)
 func (f optionFunc) apply(c *config) { f(c) }
 
 type config struct {
-	prefix  string
-	timeout time.Duration
-	failure FailurePolicy
+	prefix      string
+	timeout     time.Duration
+	failure     FailurePolicy
+	callerClock bool
 }
 
 // noBraces keeps braces out of key prefixes: the first {...} of a Redis
@@ -97,6 +99,15 @@ func WithTimeout(d time.Duration) Option {
 	})
 }
 
+// WithCallerClock makes the limiter decide at the time AllowN is given (the
+// caller's clock, or a test's injected times) instead of the Redis
+// server's. Replicas' clocks must then agree to well within a token's
+// interval: a replica whose clock runs ahead spends the others' future, and
+// one that runs behind is denied until its clock catches up.
+func WithCallerClock() Option {
+	return optionFunc(func(c *config) { c.callerClock = true })
+}
+
 // WithFailurePolicy sets what the limiter answers when Redis fails (default
 // [FailOpen]).
 func WithFailurePolicy(p FailurePolicy) Option {
@@ -107,8 +118,9 @@ func WithFailurePolicy(p FailurePolicy) Option {
 // for concurrent use; any number of Limiters with the same policy and prefix,
 // in any number of processes, share the buckets.
 //
-// Time comes from the callers (the now argument of AllowN), so replicas'
-// clocks should agree to well within a token's interval.
+// Decisions use the Redis server's clock (its TIME), which every replica
+// shares, so replicas' clocks need not agree, and the now argument of
+// AllowN is ignored; [WithCallerClock] uses it instead.
 type Limiter struct {
 	client   goredis.Scripter
 	policy   ratelimit.Policy
@@ -154,8 +166,9 @@ func (l *Limiter) Key(key string) string {
 	return b.String()
 }
 
-// AllowN reports whether the bucket for key holds n tokens at time now and,
-// if so, spends them, in one atomic round trip. When Redis fails or the
+// AllowN reports whether the bucket for key holds n tokens and, if so,
+// spends them, in one atomic round trip. The time is the Redis server's,
+// or now with [WithCallerClock]. When Redis fails or the
 // decision takes longer than the timeout, AllowN returns the error and the
 // decision of the failure policy. The timeout holds even when the go-redis
 // client ignores contexts; set ContextTimeoutEnabled in its options so an
@@ -196,7 +209,11 @@ func (l *Limiter) run(ctx context.Context, key string, now time.Time, n int) ([]
 	keys := []string{l.Key(key)}
 	done := make(chan reply, 1)
 	go func() {
-		res, err := gcra.Run(ctx, l.client, keys, now.UnixMicro(), l.interval, l.burst, n).Int64Slice()
+		var at int64 // the server's clock
+		if l.cfg.callerClock {
+			at = max(now.UnixMicro(), 1)
+		}
+		res, err := gcra.Run(ctx, l.client, keys, at, l.interval, l.burst, n).Int64Slice()
 		done <- reply{res, err}
 	}()
 	select {

@@ -51,7 +51,7 @@ func decide(t *testing.T, l ratelimit.Limiter, now time.Time, key string) (ratel
 func TestTokenBucketSemantics(t *testing.T) {
 	t.Parallel()
 	srv := startRedis(t)
-	l := redis.New(srv.client(t), ratelimit.Policy{Name: "p", Limit: 1, Burst: 3})
+	l := redis.New(srv.client(t), ratelimit.Policy{Name: "p", Limit: 1, Burst: 3}, redis.WithCallerClock())
 	for i := range 3 {
 		d, err := decide(t, l, t0, "k")
 		assert.NoError(t, err)
@@ -99,6 +99,38 @@ func TestReplicasShareOneLimit(t *testing.T) {
 		}
 	}
 	assert.Equal(t, allowed, 5)
+}
+
+// TestServerClock: two replicas whose clocks disagree by a second share a
+// policy of 100 tokens a second, burst 200. The one ahead spends 100
+// tokens, then the one behind asks for the other 100. On the Redis server's
+// clock it gets them. With WithCallerClock it finds the bucket a second
+// "fuller" than its clock says, so it is denied until its clock catches up.
+func TestServerClock(t *testing.T) {
+	t.Parallel()
+	srv := startRedis(t)
+	policy := ratelimit.Policy{Limit: 100, Burst: 200}
+	const skew = time.Second
+	for _, c := range []struct {
+		name   string
+		opts   []redis.Option
+		behind bool
+	}{
+		{"server_clock", nil, true},
+		{"caller_clock", []redis.Option{redis.WithCallerClock()}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			ahead := redis.New(srv.client(t), policy, c.opts...)
+			behind := redis.New(srv.client(t), policy, c.opts...)
+			d, err := ahead.AllowN(context.Background(), time.Now().Add(skew), c.name, 100)
+			assert.NoError(t, err)
+			assert.True(t, d.Allowed)
+			d, err = behind.AllowN(context.Background(), time.Now(), c.name, 100)
+			assert.NoError(t, err)
+			assert.Equal(t, d.Allowed, c.behind)
+		})
+	}
 }
 
 // TestKeysUseHashTags: the Redis key wraps the limiting key in a hash tag
@@ -397,7 +429,7 @@ func TestRemainingExact(t *testing.T) {
 	t.Parallel()
 	client := startRedis(t).client(t)
 	for _, p := range []ratelimit.Policy{{Limit: 7, Burst: 4}, {Limit: 3, Burst: 10}, {Limit: 1000.0 / 7, Burst: 5}, {Limit: 0.3, Burst: 3}} {
-		l := redis.New(client, p)
+		l := redis.New(client, p, redis.WithCallerClock())
 		key := strconv.FormatFloat(float64(p.Limit), 'g', -1, 64)
 		left := p.Burst
 		for _, cost := range []int{1, 2, 1, 3, 2, 1, 1} {
@@ -420,7 +452,7 @@ func TestAgreesWithLocal(t *testing.T) {
 	client := startRedis(t).client(t)
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, p := range []ratelimit.Policy{{Limit: 7, Burst: 4}, {Limit: 3, Burst: 1}, {Limit: 9, Burst: 5}, {Limit: 0.5, Burst: 2}} {
-		shared := redis.New(client, p)
+		shared := redis.New(client, p, redis.WithCallerClock())
 		local := ratelimit.NewLocal(p)
 		key := "agree-" + strconv.FormatFloat(float64(p.Limit), 'g', -1, 64)
 		now := t0
