@@ -3,9 +3,12 @@ package cors
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -76,7 +79,11 @@ func WithRequestHeaders(names ...string) Option {
 	return optionFunc(func(c *config) { c.requestHeaders = append(c.requestHeaders, names...) })
 }
 
-// WithExposedHeaders lets browser scripts read more response headers.
+// WithExposedHeaders lets browser scripts read more response headers. A
+// browser hides every response header but a few safelisted ones
+// (Content-Type, Cache-Control...) from cross-origin scripts: the
+// rate-limit headers RateLimit, RateLimit-Policy and Retry-After, for
+// instance, must be exposed here for a page to slow down as they ask.
 func WithExposedHeaders(names ...string) Option {
 	return optionFunc(func(c *config) { c.exposedHeaders = append(c.exposedHeaders, names...) })
 }
@@ -106,6 +113,16 @@ func WithOriginFunc(f func(r *http.Request, origin string) bool) Option {
 // WithRSOptions edits the github.com/rs/cors options after New has filled
 // them in, for what this package does not cover (AllowPrivateNetwork,
 // OptionsSuccessStatus, Logger, Debug...). Fields it sets win over New's.
+//
+// That holds for the origin fields too. If edit changes any of
+// AllowedOrigins, AllowOriginFunc, AllowOriginRequestFunc and
+// AllowOriginVaryRequestFunc, they replace the origins given to [New] and
+// [WithOriginFunc], and the first one set in that order decides, as in
+// rs/cors. Origins in AllowedOrigins follow New's rules: each is checked
+// (New returns an error for an invalid one), an empty list grants
+// nothing, never everything, and "*" cannot be combined with credentials.
+// Whichever field decides, a request with more than one Origin header
+// gets no grant, except that of "*". Edits run in the order given.
 func WithRSOptions(edit func(*rscors.Options)) Option {
 	return optionFunc(func(c *config) { c.rsOptions = append(c.rsOptions, edit) })
 }
@@ -120,6 +137,12 @@ func WithRSOptions(edit func(*rscors.Options)) Option {
 // query, a malformed host, a misplaced wildcard), and when no origin is
 // given and no [WithOriginFunc] is set: an empty list grants nothing, never
 // everything.
+//
+// An origin with its scheme's default port ("https://host:443",
+// "http://host:80") is stored without it, as browsers send it. A port must
+// be a number from 1 to 65535 without leading zeros, and a wildcard needs
+// at least two labels after it ("https://*.example.com", not
+// "https://*.com"), except for "*.localhost".
 func New(origins []string, opts ...Option) (*CORS, error) {
 	cfg := config{protocols: ProtocolAll, maxAge: DefaultMaxAge}
 	for _, o := range opts {
@@ -131,12 +154,6 @@ func New(origins []string, opts ...Option) (*CORS, error) {
 	matcher, err := newOriginMatcher(origins)
 	if err != nil {
 		return nil, err
-	}
-	if matcher.any && cfg.credentials {
-		return nil, errors.New(`cors: the "*" origin cannot be combined with credentials`)
-	}
-	if matcher.empty() && cfg.originFunc == nil {
-		return nil, errors.New("cors: no origin allowed")
 	}
 	requestHeaders := RequestHeaders(cfg.protocols)
 	if cfg.authorization {
@@ -177,10 +194,87 @@ func New(origins []string, opts ...Option) (*CORS, error) {
 			options.AllowedOrigins = matcher.exactList()
 		}
 	}
+	newOrigins := slices.Clone(options.AllowedOrigins)
+	newDecider := options.AllowOriginVaryRequestFunc
 	for _, edit := range cfg.rsOptions {
 		edit(&options)
 	}
+	if originsEdited(&options, newOrigins, newDecider) {
+		// New's function, which an edit may have wrapped, keeps its own
+		// matcher; the edited fields get theirs.
+		edited, err := useEditedOrigins(&options, newDecider)
+		if err != nil {
+			return nil, err
+		}
+		return finish(edited, options)
+	}
+	if matcher.empty() && cfg.originFunc == nil {
+		return nil, errors.New("cors: no origin allowed")
+	}
+	return finish(matcher, options)
+}
+
+// finish builds the middleware once the options are final.
+func finish(matcher *originMatcher, options rscors.Options) (*CORS, error) {
+	if matcher.any && options.AllowCredentials {
+		return nil, errors.New(`cors: the "*" origin cannot be combined with credentials`)
+	}
 	return &CORS{rs: rscors.New(options), origins: matcher, options: options}, nil
+}
+
+// originsEdited reports whether a [WithRSOptions] edit changed an origin
+// field of o, given what New had put in AllowedOrigins and
+// AllowOriginVaryRequestFunc. New sets neither AllowOriginFunc nor
+// AllowOriginRequestFunc.
+func originsEdited(o *rscors.Options, newOrigins []string, newDecider func(*http.Request, string) (bool, []string)) bool {
+	return !slices.Equal(o.AllowedOrigins, newOrigins) ||
+		o.AllowOriginFunc != nil || o.AllowOriginRequestFunc != nil ||
+		!sameFunc(o.AllowOriginVaryRequestFunc, newDecider)
+}
+
+// sameFunc reports whether a and b are both nil or the same function. Funcs
+// are not comparable in Go; their code pointers tell New's own closure from
+// any function an edit sets.
+func sameFunc(a, b func(*http.Request, string) (bool, []string)) bool {
+	return reflect.ValueOf(a).Pointer() == reflect.ValueOf(b).Pointer()
+}
+
+// useEditedOrigins makes the origin fields of o, as a [WithRSOptions] edit
+// left them, decide the grant in place of New's origins, with the
+// precedence rs/cors gives them and the single-Origin guard, and returns
+// the matcher for AllowedOrigins (an empty one when a function decides).
+func useEditedOrigins(o *rscors.Options, newDecider func(*http.Request, string) (bool, []string)) (*originMatcher, error) {
+	var decide func(*http.Request, string) (bool, []string)
+	matcher := &originMatcher{}
+	switch vary, request, plain := o.AllowOriginVaryRequestFunc, o.AllowOriginRequestFunc, o.AllowOriginFunc; {
+	case vary != nil && !sameFunc(vary, newDecider):
+		decide = vary
+	case request != nil:
+		decide = func(r *http.Request, origin string) (bool, []string) { return request(r, origin), nil }
+	case plain != nil:
+		decide = func(_ *http.Request, origin string) (bool, []string) { return plain(origin), nil }
+	default:
+		m, err := newOriginMatcher(o.AllowedOrigins)
+		if err != nil {
+			return nil, err
+		}
+		if m.empty() {
+			return nil, errors.New("cors: the origin fields WithRSOptions left allow no origin")
+		}
+		if m.any {
+			// rs/cors grants "*" itself, without a function.
+			o.AllowedOrigins = []string{"*"}
+			o.AllowOriginVaryRequestFunc = nil
+			return m, nil
+		}
+		matcher = m
+		decide = func(_ *http.Request, origin string) (bool, []string) { return m.match(origin), nil }
+	}
+	o.AllowOriginVaryRequestFunc = func(r *http.Request, origin string) (bool, []string) {
+		ok, vary := decide(r, origin)
+		return ok && oneOrigin(r), vary
+	}
+	return matcher, nil
 }
 
 // Handler wraps next: preflights are answered here and never reach next;
@@ -197,8 +291,14 @@ func (c *CORS) Wrap(next http.Handler) http.Handler {
 	return c.rs.Handler(next)
 }
 
-// OriginAllowed reports whether r's Origin header is granted.
+// OriginAllowed reports whether r's Origin header is granted. A request
+// without one, or with an empty one, is not a cross-origin browser request
+// and gets no grant: OriginAllowed reports false for it, even with the "*"
+// origin.
 func (c *CORS) OriginAllowed(r *http.Request) bool {
+	if r.Header.Get("Origin") == "" {
+		return false
+	}
 	return c.rs.OriginAllowed(r)
 }
 
@@ -216,6 +316,8 @@ func (c *CORS) Options() rscors.Options {
 // oneOrigin reports whether r has at most one Origin header.
 func oneOrigin(r *http.Request) bool { return len(r.Header["Origin"]) <= 1 }
 
+// dedupe canonicalizes names in place, dropping blank names and repeats:
+// each name is kept once, where it first appears.
 func dedupe(names []string) []string {
 	seen := make(map[string]bool, len(names))
 	out := names[:0]
@@ -265,7 +367,8 @@ func newOriginMatcher(origins []string) (*originMatcher, error) {
 			m.any = true
 			continue
 		}
-		if err := checkOrigin(o); err != nil {
+		o, err := normalizeOrigin(o)
+		if err != nil {
 			return nil, fmt.Errorf("cors: origin %q: %w", raw, err)
 		}
 		if rest, ok := strings.CutPrefix(o[strings.Index(o, "://")+3:], "*."); ok {
@@ -278,31 +381,59 @@ func newOriginMatcher(origins []string) (*originMatcher, error) {
 	return m, nil
 }
 
-// checkOrigin accepts a lower-case serialized origin, or one whose host
-// starts with "*.".
-func checkOrigin(o string) error {
+// defaultPorts are the ports browsers leave out of the origins they send.
+var defaultPorts = map[string]string{"http": "80", "https": "443", "ws": "80", "wss": "443"}
+
+// normalizeOrigin checks o, a lower-case origin or one whose host starts
+// with "*.", and returns it as a browser serializes an origin: without its
+// scheme's default port.
+func normalizeOrigin(o string) (string, error) {
 	scheme, hostport, ok := strings.Cut(o, "://")
 	if !ok || scheme == "" {
-		return errors.New(`want "scheme://host[:port]"`)
+		return "", errors.New(`want "scheme://host[:port]"`)
 	}
 	for i := range len(scheme) {
 		c := scheme[i]
 		if !('a' <= c && c <= 'z' || i > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.')) {
-			return errors.New("bad scheme")
+			return "", errors.New("bad scheme")
 		}
 	}
-	host := strings.TrimPrefix(hostport, "*.")
-	if strings.Contains(host, "*") {
-		return errors.New(`a wildcard must be the whole leftmost label: "scheme://*.domain"`)
+	hostport, wild := strings.CutPrefix(hostport, "*.")
+	if strings.Contains(hostport, "*") {
+		return "", errors.New(`a wildcard must be the whole leftmost label: "scheme://*.domain"`)
 	}
-	u, err := url.Parse(scheme + "://" + host)
-	if err != nil || u.Host != host || u.Hostname() == "" || u.User != nil {
-		return errors.New(`want "scheme://host[:port]" with no path, query or user`)
+	u, err := url.Parse(scheme + "://" + hostport)
+	if err != nil || u.Host != hostport || u.Hostname() == "" || u.User != nil {
+		return "", errors.New(`want "scheme://host[:port]" with no path, query or user`)
 	}
-	if !validHost(u.Hostname()) {
-		return errors.New("bad host")
+	host, port := u.Hostname(), u.Port()
+	if !validHost(host) {
+		return "", errors.New("bad host")
 	}
-	return nil
+	switch {
+	case strings.HasSuffix(hostport, ":"):
+		return "", errors.New(`empty port: write "scheme://host" or "scheme://host:port"`)
+	case port == "":
+	case port[0] == '0' && len(port) > 1:
+		return "", fmt.Errorf("port %s has a leading zero, which browsers never send", port)
+	default:
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return "", fmt.Errorf("port %s is not in 1-65535", port)
+		}
+		if defaultPorts[scheme] == port {
+			hostport = strings.TrimSuffix(hostport, ":"+port)
+		}
+	}
+	if !wild {
+		return scheme + "://" + hostport, nil
+	}
+	if strings.HasPrefix(hostport, "[") || net.ParseIP(host) != nil {
+		return "", errors.New("a wildcard stands for subdomains: it cannot go over an IP address")
+	}
+	if !strings.Contains(host, ".") && host != "localhost" {
+		return "", fmt.Errorf(`a wildcard over the single label %q would grant every site under it: name a domain, as in "%s://*.example.%s"`, host, scheme, host)
+	}
+	return scheme + "://*." + hostport, nil
 }
 
 func validHost(h string) bool {

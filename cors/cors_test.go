@@ -154,6 +154,148 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	assert.NoError(t, err, "an origin func alone is enough")
 }
 
+// TestOriginPorts: an origin written with its scheme's default port is
+// granted as browsers send it, without the port; a port browsers can never
+// send, and a wildcard over a whole top-level domain, are refused with an
+// error that says why.
+func TestOriginPorts(t *testing.T) {
+	t.Parallel()
+	c := mustNew(t, []string{"https://app.example.com:443", "http://localhost:80", "https://*.example.org:443", "http://*.localhost:3000", "https://api.example.net:8443"})
+	for origin, want := range map[string]bool{
+		"https://app.example.com":      true,
+		"http://localhost":             true,
+		"https://a.example.org":        true,
+		"http://app.localhost:3000":    true,
+		"https://api.example.net:8443": true,
+		"https://api.example.net":      false,
+		"http://app.example.com":       false,
+		"https://localhost":            false, // 80 is http's default, not https's
+	} {
+		req := httptest.NewRequest(http.MethodPost, "http://api/x", nil)
+		req.Header.Set("Origin", origin)
+		assert.Equal(t, c.OriginAllowed(req), want, origin)
+	}
+	exact := mustNew(t, []string{"HTTPS://App.Example.com:443", "http://localhost:80", "http://localhost:8080"})
+	assert.Equal(t, exact.Options().AllowedOrigins, []string{"http://localhost", "http://localhost:8080", "https://app.example.com"})
+	h := exact.Handler(unreachable)
+	assert.Equal(t, preflight(t, h, "https://app.example.com", "POST", "").Header().Get("Access-Control-Allow-Origin"), "https://app.example.com")
+
+	for origin, wantErr := range map[string]string{
+		"https://app.example.com:":      "empty port",
+		"https://*.example.com:":        "empty port",
+		"https://app.example.com:99999": "not in 1-65535",
+		"https://app.example.com:0":     "not in 1-65535",
+		"https://app.example.com:0443":  "leading zero",
+		"https://*.com":                 "single label",
+		"https://*.127.0.0.1":           "IP address",
+		"https://*.[::1]":               "IP address",
+	} {
+		_, err := cors.New([]string{origin})
+		assert.Error(t, err, origin)
+		assert.Contains(t, err.Error(), wantErr, origin)
+	}
+}
+
+// TestRSOptionsOrigins: origin fields set through WithRSOptions win over
+// New's origins, as its doc says, with rs/cors's precedence among them,
+// New's rules for AllowedOrigins, and no grant for two Origin headers.
+func TestRSOptionsOrigins(t *testing.T) {
+	t.Parallel()
+	const other = "https://other.example.com"
+	cases := []struct {
+		name    string
+		origins []string
+		edit    func(*rscors.Options)
+		granted []string // among allowed, other, denied
+	}{
+		{"allowed_origins", []string{allowed}, func(o *rscors.Options) { o.AllowedOrigins = []string{other} }, []string{other}},
+		{"allowed_origins_wildcard", []string{allowed}, func(o *rscors.Options) { o.AllowedOrigins = []string{"https://*.example.com"} }, []string{allowed, other}},
+		{"allowed_origins_appended", []string{allowed}, func(o *rscors.Options) { o.AllowedOrigins = append(o.AllowedOrigins, other) }, []string{allowed, other}},
+		{"allowed_origins_without_new", nil, func(o *rscors.Options) { o.AllowedOrigins = []string{other} }, []string{other}},
+		{"allowed_origins_over_wildcard", []string{"https://*.example.com"}, func(o *rscors.Options) { o.AllowedOrigins = []string{other} }, []string{other}},
+		{"origin_func", []string{allowed}, func(o *rscors.Options) { o.AllowOriginFunc = func(origin string) bool { return origin == other } }, []string{other}},
+		{"origin_func_over_allowed_origins", []string{allowed}, func(o *rscors.Options) {
+			o.AllowedOrigins = []string{denied}
+			o.AllowOriginFunc = func(origin string) bool { return origin == other }
+		}, []string{other}},
+		{"origin_request_func", []string{allowed}, func(o *rscors.Options) {
+			o.AllowOriginRequestFunc = func(_ *http.Request, origin string) bool { return origin != denied }
+		}, []string{allowed, other}},
+		{"origin_vary_request_func", []string{allowed}, func(o *rscors.Options) {
+			o.AllowOriginVaryRequestFunc = func(_ *http.Request, origin string) (bool, []string) { return origin == other, nil }
+		}, []string{other}},
+		{"wrapped_new_func", []string{allowed}, func(o *rscors.Options) {
+			next := o.AllowOriginVaryRequestFunc
+			o.AllowOriginVaryRequestFunc = func(r *http.Request, origin string) (bool, []string) {
+				if origin == other {
+					return true, nil
+				}
+				return next(r, origin)
+			}
+		}, []string{allowed, other}},
+		{"star", []string{allowed}, func(o *rscors.Options) { o.AllowedOrigins = []string{"*"} }, []string{allowed, other, denied}},
+		{"from_star", []string{"*"}, func(o *rscors.Options) { o.AllowedOrigins = []string{other} }, []string{other}},
+		{"other_fields_keep_new_origins", []string{allowed}, func(o *rscors.Options) { o.AllowPrivateNetwork = true }, []string{allowed}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := mustNew(t, tc.origins, cors.WithRSOptions(tc.edit))
+			h := c.Handler(unreachable)
+			for _, origin := range []string{allowed, other, denied} {
+				want := slices.Contains(tc.granted, origin)
+				wantACAO := ""
+				switch {
+				case want && tc.name == "star":
+					wantACAO = "*"
+				case want:
+					wantACAO = origin
+				}
+				rec := preflight(t, h, origin, "POST", "content-type")
+				assert.Equal(t, rec.Header().Get("Access-Control-Allow-Origin"), wantACAO, origin)
+				req := httptest.NewRequest(http.MethodPost, "http://api/x", nil)
+				req.Header.Set("Origin", origin)
+				assert.Equal(t, c.OriginAllowed(req), want, origin)
+				// Two Origin headers get no grant, except that of "*".
+				req.Header["Origin"] = []string{origin, origin}
+				assert.Equal(t, c.OriginAllowed(req), want && tc.name == "star", origin, "twice")
+			}
+		})
+	}
+	for name, edit := range map[string]func(*rscors.Options){
+		"bad_origin":             func(o *rscors.Options) { o.AllowedOrigins = []string{"https://app.example.com/path"} },
+		"empty_is_not_all":       func(o *rscors.Options) { o.AllowedOrigins = nil; o.AllowOriginVaryRequestFunc = nil },
+		"star_with_credentials":  func(o *rscors.Options) { o.AllowedOrigins = []string{"*"}; o.AllowCredentials = true },
+		"credentials_after_star": func(o *rscors.Options) { o.AllowCredentials = true },
+	} {
+		origins := []string{allowed}
+		if name == "credentials_after_star" {
+			origins = []string{"*"}
+		}
+		_, err := cors.New(origins, cors.WithRSOptions(edit))
+		assert.Error(t, err, name)
+	}
+}
+
+// TestOriginAllowedWithoutOrigin: a request with no Origin header is not a
+// cross-origin browser request, and OriginAllowed says so for every
+// configuration, "*" included.
+func TestOriginAllowedWithoutOrigin(t *testing.T) {
+	t.Parallel()
+	for name, c := range map[string]*cors.CORS{
+		"any":   mustNew(t, []string{"*"}),
+		"exact": mustNew(t, []string{allowed}),
+		"func":  mustNew(t, nil, cors.WithOriginFunc(func(*http.Request, string) bool { return true })),
+	} {
+		req := httptest.NewRequest(http.MethodPost, "http://api/x", nil)
+		assert.Equal(t, c.OriginAllowed(req), false, name)
+		req.Header.Set("Origin", "")
+		assert.Equal(t, c.OriginAllowed(req), false, name, "empty")
+		req.Header.Set("Origin", allowed)
+		assert.Equal(t, c.OriginAllowed(req), true, name, allowed)
+	}
+}
+
 func TestOptions(t *testing.T) {
 	t.Parallel()
 	c := mustNew(t, []string{allowed},

@@ -17,6 +17,12 @@
 //	}
 //	handler := c.Handler(authMiddleware.Wrap(mux))
 //
+// A browser lets a cross-origin script read only the response headers the
+// grant exposes. The presets expose those of the protocols; expose your
+// own with [WithExposedHeaders], rate-limit headers included: a page can
+// only slow down as RateLimit, RateLimit-Policy and Retry-After ask once
+// they are exposed.
+//
 // # Where it goes in a stack
 //
 // Put CORS outermost, before authentication and rate limiting. A browser

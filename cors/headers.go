@@ -2,7 +2,7 @@ package cors
 
 import (
 	"net/http"
-	"slices"
+	"strings"
 )
 
 // Protocol is a set of browser-capable RPC protocols. gRPC itself is not
@@ -137,7 +137,8 @@ func RequestHeaders(p Protocol) []string {
 
 // ResponseHeaders returns the response headers protocol p sends that a
 // browser script must be allowed to read, followed by "Trailer-NAME" for
-// each name in unaryTrailers.
+// each name in unaryTrailers. Names are canonicalized and listed once, in
+// the order first given; empty or blank trailer names are skipped.
 //
 // Connect:
 //   - Accept-Encoding: the compressions the server accepts for unary
@@ -166,7 +167,9 @@ func ResponseHeaders(p Protocol, unaryTrailers ...string) []string {
 			"Connect-Accept-Encoding",
 		)
 		for _, name := range unaryTrailers {
-			h = append(h, "Trailer-"+http.CanonicalHeaderKey(name))
+			if name = strings.TrimSpace(name); name != "" {
+				h = append(h, "Trailer-"+http.CanonicalHeaderKey(name))
+			}
 		}
 	}
 	if p&ProtocolGRPCWeb != 0 {
@@ -178,5 +181,5 @@ func ResponseHeaders(p Protocol, unaryTrailers ...string) []string {
 			"Grpc-Accept-Encoding",
 		)
 	}
-	return slices.Compact(h)
+	return dedupe(h)
 }

@@ -1,7 +1,10 @@
 package cors_test
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/connectware/connectware/cors"
@@ -37,4 +40,36 @@ func TestPresetLists(t *testing.T) {
 	assert.True(t, !slices.Contains(cors.ResponseHeaders(cors.ProtocolGRPCWeb, "x-cost"), "Trailer-X-Cost"))
 	assert.True(t, !slices.Contains(cors.ResponseHeaders(cors.ProtocolConnect), "Grpc-Status"))
 	assert.Equal(t, cors.ProtocolAll.String(), "connect+grpcweb")
+}
+
+// TestResponseHeadersTrailers: each trailer name is listed once, however
+// often and in whatever case it is given, and a blank name adds nothing
+// (no bare "Trailer-"), in the list and in the middleware's grant.
+func TestResponseHeadersTrailers(t *testing.T) {
+	t.Parallel()
+	trailers := []string{"x-a", "X-B", "x-a", "", "  ", " x-b ", "X-A"}
+	want := []string{"Accept-Encoding", "Connect-Content-Encoding", "Connect-Accept-Encoding", "Trailer-X-A", "Trailer-X-B"}
+	assert.Equal(t, cors.ResponseHeaders(cors.ProtocolConnect, trailers...), want)
+
+	c, err := cors.New([]string{"https://app.example.com"}, cors.WithUnaryTrailers(trailers...))
+	assert.NoError(t, err)
+	srv := httptest.NewServer(c.Handler(http.NotFoundHandler()))
+	defer srv.Close()
+	req, err := http.NewRequest(http.MethodPost, srv.URL, nil)
+	assert.NoError(t, err)
+	req.Header.Set("Origin", "https://app.example.com")
+	res, err := srv.Client().Do(req)
+	assert.NoError(t, err)
+	res.Body.Close()
+	exposed := strings.Split(res.Header.Get("Access-Control-Expose-Headers"), ", ")
+	for _, name := range exposed {
+		assert.True(t, name != "Trailer-", "a bare Trailer- is exposed", exposed)
+	}
+	n := 0
+	for _, name := range exposed {
+		if name == "Trailer-X-A" || name == "Trailer-X-B" {
+			n++
+		}
+	}
+	assert.Equal(t, n, 2, exposed)
 }
