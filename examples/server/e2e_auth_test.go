@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/connectware/connectware/examples/gen/greet/v1/greetv1connect"
 	"github.com/connectware/connectware/internal/assert"
 	"github.com/connectware/connectware/internal/testkit"
+	"github.com/connectware/connectware/ratelimit"
 )
 
 // TestAuthentication: GreetService calls without the token, or with a
@@ -87,10 +89,12 @@ func TestRateLimit(t *testing.T) {
 
 // TestCORSPreflight: preflights for the allowed origin are granted
 // (Authorization included) without credentials, in the Connect and
-// gRPC-Web protocols; any other origin gets no grant.
+// gRPC-Web protocols; any other origin gets no grant. Calls from the
+// allowed origin expose the gRPC-Web status and the rate-limit headers,
+// which a page needs to read to slow down.
 func TestCORSPreflight(t *testing.T) {
 	const origin = "https://app.example.com"
-	p := startProcess(t, "-cors-origin", origin)
+	p := startProcess(t, "-cors-origin", origin, "-rate", "0.1", "-burst", "1")
 	preflight := func(origin, headers string) *http.Response {
 		req, err := http.NewRequest(http.MethodOptions, p.URL+greetv1connect.GreetServiceGreetProcedure, nil)
 		assert.NoError(t, err)
@@ -114,17 +118,37 @@ func TestCORSPreflight(t *testing.T) {
 		assert.Equal(t, res.Header.Get("Access-Control-Allow-Origin"), "", name)
 	}
 	// A real call from the allowed origin gets the grant and the exposed
-	// gRPC-Web status headers.
-	req, err := http.NewRequest(http.MethodPost, p.URL+greetv1connect.GreetServiceGreetProcedure, strings.NewReader(`{"name":"Ada"}`))
-	assert.NoError(t, err)
-	req.Header.Set("Origin", origin)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+p.Token)
-	res, err := http.DefaultClient.Do(req)
-	assert.NoError(t, err)
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	assert.Equal(t, res.StatusCode, http.StatusOK, string(body))
-	assert.Equal(t, res.Header.Get("Access-Control-Allow-Origin"), origin)
-	assert.Contains(t, res.Header.Get("Access-Control-Expose-Headers"), "Grpc-Status")
+	// gRPC-Web status and rate-limit headers; the second call, beyond the
+	// burst, Retry-After too.
+	call := func() *http.Response {
+		req, err := http.NewRequest(http.MethodPost, p.URL+greetv1connect.GreetServiceGreetProcedure, strings.NewReader(`{"name":"Ada"}`))
+		assert.NoError(t, err)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+p.Token)
+		res, err := http.DefaultClient.Do(req)
+		assert.NoError(t, err)
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		assert.Equal(t, res.Header.Get("Access-Control-Allow-Origin"), origin, string(body))
+		return res
+	}
+	// exposes reports whether res lets scripts read the header name (header
+	// names are case-insensitive).
+	exposes := func(res *http.Response, name string) bool {
+		return slices.ContainsFunc(strings.Split(res.Header.Get("Access-Control-Expose-Headers"), ","), func(n string) bool {
+			return strings.EqualFold(strings.TrimSpace(n), name)
+		})
+	}
+	res := call()
+	assert.Equal(t, res.StatusCode, http.StatusOK)
+	for _, name := range []string{"Grpc-Status", ratelimit.HeaderRateLimit, ratelimit.HeaderRateLimitPolicy, ratelimit.HeaderRetryAfter} {
+		assert.True(t, exposes(res, name), name, "is not exposed:", res.Header.Get("Access-Control-Expose-Headers"))
+	}
+	assert.True(t, res.Header.Get(ratelimit.HeaderRateLimit) != "", res.Header)
+	assert.True(t, res.Header.Get(ratelimit.HeaderRateLimitPolicy) != "", res.Header)
+	res = call()
+	assert.Equal(t, res.StatusCode, http.StatusTooManyRequests)
+	assert.True(t, res.Header.Get(ratelimit.HeaderRetryAfter) != "", res.Header)
+	assert.True(t, exposes(res, ratelimit.HeaderRetryAfter), res.Header.Get("Access-Control-Expose-Headers"))
 }

@@ -43,6 +43,7 @@ func TestFlagDefaults(t *testing.T) {
 	assert.Equal(t, a.rate, 20.0)
 	assert.Equal(t, a.burst, 40)
 	assert.True(t, a.drain > 0 && a.drain < 5*time.Second, "the drain ends within the 5 s exit budget", a.drain)
+	assert.Equal(t, a.drainDelay, time.Duration(0))
 
 	c, err := parseFlags([]string{"-addr", "127.0.0.1:9", "-token", "T", "-cors-origin", "https://a.example", "-rate", "3", "-burst", "4"}, io.Discard)
 	assert.NoError(t, err)
@@ -52,6 +53,17 @@ func TestFlagDefaults(t *testing.T) {
 		_, err := parseFlags(args, io.Discard)
 		assert.True(t, err != nil, args)
 	}
+	// A drain that ends at once, or never in any grace period, is refused
+	// with an error naming the flag.
+	for _, args := range [][]string{{"-drain", "0"}, {"-drain", "-1s"}, {"-drain", "6m"}, {"-drain-delay", "-1s"}, {"-drain-delay", "5m"}} {
+		_, err := parseFlags(args, io.Discard)
+		assert.Error(t, err, args)
+		assert.Contains(t, err.Error(), args[0], args)
+	}
+	d, err := parseFlags([]string{"-drain", "10s", "-drain-delay", "5s"}, io.Discard)
+	assert.NoError(t, err)
+	assert.Equal(t, d.drain, 10*time.Second)
+	assert.Equal(t, d.drainDelay, 5*time.Second)
 }
 
 // shellWords splits a command line printed by the server: words separated
@@ -288,5 +300,5 @@ func TestSIGTERMStuckCall(t *testing.T) {
 		t.Fatal("did not exit within 5 s of SIGTERM")
 	}
 	assert.True(t, time.Since(start) < 5*time.Second)
-	assert.Contains(t, p.Stderr(), "cut off")
+	assert.Contains(t, p.Stderr(), "server: 1 call still running after 3s was cut off")
 }

@@ -370,7 +370,8 @@ func TestSIGTERMDrains(t *testing.T) {
 
 // TestWebPage: headless Chromium opens the demo page, served on a second
 // origin, and clicks through it; the page calls the server across origins
-// with the Connect protocol.
+// with the Connect protocol, and can read the rate-limit headers of its
+// calls.
 func TestWebPage(t *testing.T) {
 	b := browser.New(t)
 	p := startProcess(t, "-web-addr", "127.0.0.1:0")
@@ -399,9 +400,17 @@ func TestWebPage(t *testing.T) {
 	  document.getElementById("name").value = "";
 	  document.getElementById("greet").click();
 	  out.push(await wait(out[1]));
+	  const res = await fetch(api + "/greet.v1.GreetService/Greet", {
+	    method: "POST",
+	    headers: {"Content-Type": "application/json", "Connect-Protocol-Version": "1", "Authorization": "Bearer " + token},
+	    body: JSON.stringify({name: "Ada"}),
+	  });
+	  out.push(String(res.headers.get("RateLimit")), String(res.headers.get("RateLimit-Policy")));
 	  return out;
 	})()`)
-	assert.Equal(t, len(got), 3, got)
+	assert.Equal(t, len(got), 5, got)
+	assert.Contains(t, got[3], `"per-client";r=`, "RateLimit as the page reads it")
+	assert.Contains(t, got[4], `"per-client";q=40;w=`, "RateLimit-Policy as the page reads it")
 	assert.Equal(t, got[0], "Hello, Ada!")
 	assert.Contains(t, got[1], "Hello, Ada! Good to see you, Ada. Goodbye, Ada!")
 	assert.True(t, got[2] != "timeout" && got[2] != "Hello, !", got[2])

@@ -14,11 +14,17 @@
 //	                    calls the server from the browser (its origin is the
 //	                    one allowed unless -cors-origin says otherwise)
 //	-drain D            how long in-flight calls may take on shutdown (default 3s)
+//	-drain-delay D      how long health reports NOT_SERVING before the server
+//	                    stops accepting connections, so that load balancers
+//	                    stop sending first (default 0: none in front)
 //
 // On SIGTERM or SIGINT it drains: health turns NOT_SERVING (health watchers
-// see it, then their streams end), new connections are refused, in-flight
-// calls finish, and it exits 0. A call still running after -drain is cut
-// off, so the process is gone within 5 seconds either way.
+// see it, then their streams end) and, after -drain-delay, both servers
+// (the API and the demo page) stop at once: new connections are refused,
+// connections that have not sent a request yet are closed, in-flight calls
+// finish, and it exits 0. A call still running after -drain is cut off and
+// reported on stderr, so the process is gone within -drain-delay plus
+// -drain of the signal (3 seconds with the defaults) either way.
 package main
 
 import (
@@ -33,6 +39,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -66,8 +73,14 @@ type config struct {
 	rate       float64
 	burst      int
 	drain      time.Duration
+	drainDelay time.Duration
 	webAddr    string
 }
+
+// maxShutdown bounds -drain-delay plus -drain: longer than any orchestrator
+// waits between SIGTERM and SIGKILL (Kubernetes' default grace period is
+// 30 s).
+const maxShutdown = 5 * time.Minute
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var cfg config
@@ -80,6 +93,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&cfg.burst, "burst", 40, "burst per authenticated client")
 	fs.StringVar(&cfg.webAddr, "web-addr", "", "also serve a demo web page on this address, allowed by CORS (default: off)")
 	fs.DurationVar(&cfg.drain, "drain", 3*time.Second, "how long in-flight calls may take to finish on shutdown")
+	fs.DurationVar(&cfg.drainDelay, "drain-delay", 0, "how long health reports NOT_SERVING before the server stops accepting connections on shutdown; set it to how long your load balancer takes to notice (default: 0, none in front)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -93,6 +107,15 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if cfg.rate <= 0 || cfg.burst <= 0 {
 		return cfg, errors.New("-rate and -burst must be positive")
+	}
+	if cfg.drain <= 0 {
+		return cfg, fmt.Errorf("-drain must be positive (it is how long in-flight calls may take to finish on shutdown), not %v", cfg.drain)
+	}
+	if cfg.drainDelay < 0 {
+		return cfg, fmt.Errorf("-drain-delay must not be negative, not %v", cfg.drainDelay)
+	}
+	if cfg.drain+cfg.drainDelay > maxShutdown {
+		return cfg, fmt.Errorf("-drain-delay plus -drain must be at most %v (the shutdown would outlast any grace period), not %v", maxShutdown, cfg.drain+cfg.drainDelay)
 	}
 	return cfg, nil
 }
@@ -140,32 +163,42 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	printUsage(stdout, baseURL, webURL, cfg)
 
-	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(ln) }()
-	var webSrv *http.Server
+	servers := []*drainer{newDrainer("", "call", srv, ln)}
 	if webLn != nil {
-		webSrv = &http.Server{Handler: webHandler(baseURL, cfg.token), ReadHeaderTimeout: 10 * time.Second}
-		go func() { errc <- webSrv.Serve(webLn) }()
+		webSrv := &http.Server{Handler: webHandler(baseURL, cfg.token), ReadHeaderTimeout: 10 * time.Second}
+		servers = append(servers, newDrainer("web page: ", "request", webSrv, webLn))
+	}
+	errc := make(chan error, len(servers))
+	for _, s := range servers {
+		go func() { errc <- s.serve() }()
 	}
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
-	// Drain: health first, so load balancers stop sending, then let
-	// in-flight calls finish.
+	// Drain: health first, so load balancers stop sending (given
+	// -drain-delay to notice, during which calls are still served), then
+	// stop accepting connections and let in-flight calls finish.
 	app.drain()
+	time.Sleep(cfg.drainDelay)
+	// Both servers drain at once, with the same deadline: one must not
+	// spend the other's budget, nor keep accepting calls while the other
+	// drains. A call still running at the deadline (a client that never
+	// finishes sending, say) is cut off: the process must still exit, and
+	// exit 0, within its grace period.
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.drain)
 	defer cancel()
-	if webSrv != nil {
-		_ = webSrv.Shutdown(shutdownCtx)
+	reports := make([]string, len(servers))
+	var wg sync.WaitGroup
+	for i, s := range servers {
+		wg.Go(func() { reports[i] = s.shutdown(shutdownCtx, cfg.drain) })
 	}
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		// A call still running after the drain period (a client that
-		// never finishes sending, say) is cut off: the process must
-		// still exit, and exit 0, within its grace period.
-		_ = srv.Close()
-		fmt.Fprintf(stderr, "server: calls still running after %v were cut off: %v\n", cfg.drain, err)
+	wg.Wait()
+	for _, r := range reports {
+		if r != "" {
+			fmt.Fprintln(stderr, r)
+		}
 	}
 	fmt.Fprintln(stdout, "drained, bye")
 	return nil
@@ -266,7 +299,11 @@ func newApp(cfg config) (*app, error) {
 	// CORS goes outermost, so browsers' preflights are answered before
 	// authentication could refuse them.
 	if cfg.corsOrigin != "" {
-		c, err := cors.New([]string{cfg.corsOrigin}, cors.WithAuthorization())
+		c, err := cors.New([]string{cfg.corsOrigin}, cors.WithAuthorization(),
+			// Browsers hide response headers the grant does not expose:
+			// pages must see the rate limit to slow down as it asks.
+			cors.WithExposedHeaders(ratelimit.HeaderRateLimit, ratelimit.HeaderRateLimitPolicy, ratelimit.HeaderRetryAfter),
+		)
 		if err != nil {
 			return nil, err
 		}
