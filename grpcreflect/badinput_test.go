@@ -87,7 +87,7 @@ func TestManyRequestsOneStream(t *testing.T) {
 	t.Parallel()
 	srv := testkit.NewServer(t, newMux(), testkit.H2C)
 	stream := newClient(srv, testkit.GRPC).NewStream(testContext(t))
-	for i := range 3000 {
+	for i := range 1200 {
 		switch i % 3 {
 		case 0:
 			files, err := stream.FileContainingSymbol(testService)

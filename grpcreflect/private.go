@@ -8,9 +8,14 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 )
 
-// internalPackage holds connectware's private copy of the reflection
-// messages. It is an implementation detail, so it is always private.
-const internalPackage = "connectware.grpcreflect.internal"
+// internalPackages hold connectware's private copies of the reflection and
+// health messages, which grpcreflect and grpchealth register in
+// protoregistry.GlobalFiles. They are implementation details, so they are
+// always private.
+var internalPackages = []protoreflect.FullName{
+	"connectware.grpcreflect.internal",
+	"connectware.grpchealth.internal",
+}
 
 // privacy is the set of private full names. A name is private when it or any
 // of its parents (enclosing message, service or package) is in the set.
@@ -20,7 +25,9 @@ type privacy struct {
 
 func newPrivacy() privacy {
 	p := privacy{names: make(map[protoreflect.FullName]struct{})}
-	p.add(internalPackage)
+	for _, name := range internalPackages {
+		p.add(name)
+	}
 	return p
 }
 
@@ -128,6 +135,7 @@ func (s *stripper) messages(scope protoreflect.FullName, in []*descriptorpb.Desc
 			s.cut(name)
 			continue
 		}
+		m.NestedType = s.mapEntriesOfPrivateFields(name, m)
 		m.NestedType = s.messages(name, m.NestedType)
 		m.EnumType = s.enums(name, m.EnumType)
 		m.Extension = s.fields(name, m.Extension)
@@ -139,6 +147,37 @@ func (s *stripper) messages(scope protoreflect.FullName, in []*descriptorpb.Desc
 			continue
 		}
 		out = append(out, m)
+	}
+	return out
+}
+
+// mapEntriesOfPrivateFields cuts the map entry messages (such as
+// TagsEntry) of m's private map fields and returns the nested messages that
+// remain; scope is m's full name. An entry exists only for its field, so it
+// goes with it. Cutting it before the nested messages are walked keeps the
+// type of its value from holding on to an import.
+func (s *stripper) mapEntriesOfPrivateFields(scope protoreflect.FullName, m *descriptorpb.DescriptorProto) []*descriptorpb.DescriptorProto {
+	var entries map[string]struct{} // ".scope.Entry" of private map fields
+	for _, f := range m.Field {
+		if f.GetLabel() == descriptorpb.FieldDescriptorProto_LABEL_REPEATED && f.GetTypeName() != "" &&
+			s.private.hides(scope.Append(protoreflect.Name(f.GetName()))) {
+			if entries == nil {
+				entries = make(map[string]struct{})
+			}
+			entries[f.GetTypeName()] = struct{}{}
+		}
+	}
+	if entries == nil {
+		return m.NestedType
+	}
+	out := m.NestedType[:0]
+	for _, n := range m.NestedType {
+		name := scope.Append(protoreflect.Name(n.GetName()))
+		if _, private := entries["."+string(name)]; private && n.GetOptions().GetMapEntry() {
+			s.cut(name)
+			continue
+		}
+		out = append(out, n)
 	}
 	return out
 }
@@ -280,7 +319,7 @@ func (s *stripper) keepImports(fd protoreflect.FileDescriptor, fdp *descriptorpb
 	}
 	for i := range imports.Len() {
 		imp := imports.Get(i)
-		_, inOptions := optionFiles[imp.Path()]
+		inOptions := definesOptions(imp.FileDescriptor, optionFiles, 0)
 		need := keepAll || imp.IsPublic || wasWeak[int32(i)] || inOptions || s.declaresRef(imp.FileDescriptor)
 		if !need || hiddenFile(imp.Path()) {
 			continue
@@ -304,6 +343,27 @@ func (s *stripper) keepImports(fd protoreflect.FileDescriptor, fdp *descriptorpb
 func (s *stripper) declaresRef(f protoreflect.FileDescriptor) bool {
 	for ref := range s.refs {
 		if fileDeclares(f, protoreflect.FullName(strings.TrimPrefix(ref, ".")), 0) {
+			return true
+		}
+	}
+	return false
+}
+
+// definesOptions reports whether f, or a file it publicly imports (directly
+// or through other public imports), is one of optionFiles: the files that
+// define the extensions the stripped file's options set. A wrapper file that
+// re-exports, say, google/api/annotations.proto with "import public" is
+// needed as much as annotations.proto itself.
+func definesOptions(f protoreflect.FileDescriptor, optionFiles map[string]struct{}, depth int) bool {
+	if f == nil || len(optionFiles) == 0 || depth > 16 {
+		return false
+	}
+	if _, ok := optionFiles[f.Path()]; ok {
+		return true
+	}
+	imports := f.Imports()
+	for i := range imports.Len() {
+		if imp := imports.Get(i); imp.IsPublic && definesOptions(imp.FileDescriptor, optionFiles, depth+1) {
 			return true
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"connectrpc.com/connect"
+	"github.com/fullstorydev/grpcurl"
+	jhumpreflect "github.com/jhump/protoreflect/grpcreflect"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -206,4 +208,284 @@ func TestPrivate(t *testing.T) {
 		assert.NoError(t, err)
 		assert.True(t, !slices.Contains(filePaths(files), "acme/secret.proto"), filePaths(files))
 	})
+}
+
+// newFiles links fdps into a registry, as a server loading `buf build`
+// output would.
+func newFiles(t *testing.T, fdps ...*descriptorpb.FileDescriptorProto) *protoregistry.Files {
+	t.Helper()
+	files, err := protodesc.NewFiles(&descriptorpb.FileDescriptorSet{File: fdps})
+	assert.NoError(t, err)
+	return files
+}
+
+// schemaServer serves reflection (v1 and v1alpha) from files alone, with no
+// extensions and no services listed.
+func schemaServer(t *testing.T, files *protoregistry.Files, options ...grpcreflect.Option) *testkit.Server {
+	t.Helper()
+	options = append([]grpcreflect.Option{grpcreflect.WithDescriptorResolver(files), grpcreflect.WithExtensionResolver(new(protoregistry.Types))}, options...)
+	reflector := grpcreflect.NewReflector(nil, options...)
+	mux := grpcreflect.NewMux(nil)
+	mux.Handle(grpcreflect.NewHandlerV1(reflector))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	return testkit.NewServer(t, mux, testkit.H2C)
+}
+
+// schemaStream opens a reflection stream to a schemaServer.
+func schemaStream(t *testing.T, files *protoregistry.Files, options ...grpcreflect.Option) *grpcreflect.ClientStream {
+	t.Helper()
+	stream := newClient(schemaServer(t, files, options...), testkit.GRPC).NewStream(testContext(t))
+	t.Cleanup(func() { _, _ = stream.Close() })
+	return stream
+}
+
+func enumType(name string, values ...string) *descriptorpb.EnumDescriptorProto {
+	e := &descriptorpb.EnumDescriptorProto{Name: proto.String(name)}
+	for i, v := range values {
+		e.Value = append(e.Value, &descriptorpb.EnumValueDescriptorProto{Name: proto.String(v), Number: proto.Int32(int32(i))})
+	}
+	return e
+}
+
+func scalarField(name string, number int32) *descriptorpb.FieldDescriptorProto {
+	return &descriptorpb.FieldDescriptorProto{
+		Name: proto.String(name), JsonName: proto.String(name), Number: proto.Int32(number),
+		Label: descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum(), Type: descriptorpb.FieldDescriptorProto_TYPE_STRING.Enum(),
+	}
+}
+
+// mapField returns the field and the nested entry message of
+// map<string, value> name = number in message scope; an empty value means
+// string values.
+func mapField(scope, name, entry string, number int32, value string) (*descriptorpb.FieldDescriptorProto, *descriptorpb.DescriptorProto) {
+	v := scalarField("value", 2)
+	if value != "" {
+		v.Type, v.TypeName = descriptorpb.FieldDescriptorProto_TYPE_MESSAGE.Enum(), proto.String(value)
+	}
+	f := scalarField(name, number)
+	f.Label = descriptorpb.FieldDescriptorProto_LABEL_REPEATED.Enum()
+	f.Type, f.TypeName = descriptorpb.FieldDescriptorProto_TYPE_MESSAGE.Enum(), proto.String("."+scope+"."+entry)
+	return f, &descriptorpb.DescriptorProto{
+		Name:    proto.String(entry),
+		Field:   []*descriptorpb.FieldDescriptorProto{scalarField("key", 1), v},
+		Options: &descriptorpb.MessageOptions{MapEntry: proto.Bool(true)},
+	}
+}
+
+// TestPrivateEnumValues: an enum's values are named in the enum's parent
+// scope (acme.v1.SECRET_LAUNCH_CODES, not acme.v1.Secret.SECRET_LAUNCH_CODES),
+// so hiding the enum must hide them by its descriptor, not by their names.
+// That holds for enums nested in messages too.
+func TestPrivateEnumValues(t *testing.T) {
+	t.Parallel()
+	file := &descriptorpb.FileDescriptorProto{
+		Name: proto.String("acme/enums.proto"), Package: proto.String("acme.v1"), Syntax: proto.String("proto3"),
+		EnumType: []*descriptorpb.EnumDescriptorProto{
+			enumType("Secret", "SECRET_UNSPECIFIED", "SECRET_LAUNCH_CODES"),
+			enumType("Color", "COLOR_UNSPECIFIED", "COLOR_RED"),
+		},
+		MessageType: []*descriptorpb.DescriptorProto{{
+			Name:     proto.String("Pub"),
+			EnumType: []*descriptorpb.EnumDescriptorProto{enumType("Inner", "INNER_UNSPECIFIED", "INNER_KEY"), enumType("Shown", "SHOWN_UNSPECIFIED")},
+		}},
+	}
+	hidden := []protoreflect.FullName{
+		"acme.v1.Secret", "acme.v1.SECRET_LAUNCH_CODES", "acme.v1.SECRET_UNSPECIFIED",
+		"acme.v1.Pub.Inner", "acme.v1.Pub.INNER_KEY", "acme.v1.Pub.INNER_UNSPECIFIED",
+	}
+	shown := []protoreflect.FullName{"acme.v1.Color", "acme.v1.COLOR_RED", "acme.v1.Pub.Shown", "acme.v1.Pub.SHOWN_UNSPECIFIED"}
+
+	t.Run("h2c/grpc/control", func(t *testing.T) {
+		t.Parallel()
+		stream := schemaStream(t, newFiles(t, file))
+		for _, name := range slices.Concat(hidden, shown) {
+			_, err := stream.FileContainingSymbol(name)
+			assert.NoError(t, err, name)
+		}
+	})
+	t.Run("h2c/grpc/private", func(t *testing.T) {
+		t.Parallel()
+		stream := schemaStream(t, newFiles(t, file), grpcreflect.WithPrivate("acme.v1.Secret", "acme.v1.Pub.Inner"))
+		for _, name := range hidden {
+			_, err := stream.FileContainingSymbol(name)
+			assert.Code(t, err, connect.CodeNotFound, name)
+		}
+		for _, name := range shown {
+			files, err := stream.FileContainingSymbol(name)
+			assert.NoError(t, err, name)
+			link(t, files)
+		}
+		files, err := stream.FileByFilename("acme/enums.proto")
+		assert.NoError(t, err)
+		assert.Equal(t, len(files[0].GetEnumType()), 1)
+		assert.Equal(t, files[0].GetEnumType()[0].GetName(), "Color")
+		assert.Equal(t, len(files[0].GetMessageType()[0].GetEnumType()), 1)
+		assert.Equal(t, files[0].GetMessageType()[0].GetEnumType()[0].GetName(), "Shown")
+	})
+}
+
+// TestPrivateMapField: a private map field takes its entry message
+// (map_entry = true) with it, and with the entry the imports only its value
+// type needed. Other maps in the message stay.
+func TestPrivateMapField(t *testing.T) {
+	t.Parallel()
+	label := &descriptorpb.FileDescriptorProto{
+		Name: proto.String("acme/label.proto"), Package: proto.String("acme.label"), Syntax: proto.String("proto3"),
+		MessageType: []*descriptorpb.DescriptorProto{{Name: proto.String("Label")}},
+	}
+	labels, labelsEntry := mapField("acme.v1.Item", "labels", "LabelsEntry", 1, ".acme.label.Label")
+	attrs, attrsEntry := mapField("acme.v1.Item", "attrs", "AttrsEntry", 3, "")
+	item := &descriptorpb.FileDescriptorProto{
+		Name: proto.String("acme/item.proto"), Package: proto.String("acme.v1"), Syntax: proto.String("proto3"),
+		Dependency: []string{"acme/label.proto"},
+		MessageType: []*descriptorpb.DescriptorProto{{
+			Name:       proto.String("Item"),
+			Field:      []*descriptorpb.FieldDescriptorProto{labels, scalarField("name", 2), attrs},
+			NestedType: []*descriptorpb.DescriptorProto{labelsEntry, attrsEntry},
+		}},
+	}
+	entryNames := []protoreflect.FullName{"acme.v1.Item.LabelsEntry", "acme.v1.Item.LabelsEntry.value"}
+
+	t.Run("h2c/grpc/control", func(t *testing.T) {
+		t.Parallel()
+		stream := schemaStream(t, newFiles(t, label, item))
+		files, err := stream.FileByFilename("acme/item.proto")
+		assert.NoError(t, err)
+		assert.Equal(t, filePaths(files), []string{"acme/item.proto", "acme/label.proto"})
+		for _, name := range entryNames {
+			_, err := stream.FileContainingSymbol(name)
+			assert.NoError(t, err, name)
+		}
+	})
+	t.Run("h2c/grpc/private", func(t *testing.T) {
+		t.Parallel()
+		stream := schemaStream(t, newFiles(t, label, item), grpcreflect.WithPrivate("acme.v1.Item.labels"))
+		for _, name := range slices.Concat(entryNames, []protoreflect.FullName{"acme.v1.Item.labels"}) {
+			_, err := stream.FileContainingSymbol(name)
+			assert.Code(t, err, connect.CodeNotFound, name)
+		}
+		files, err := stream.FileByFilename("acme/item.proto")
+		assert.NoError(t, err)
+		assert.Equal(t, filePaths(files), []string{"acme/item.proto"})
+		msg := files[0].GetMessageType()[0]
+		var fields, nested []string
+		for _, f := range msg.GetField() {
+			fields = append(fields, f.GetName())
+		}
+		for _, n := range msg.GetNestedType() {
+			nested = append(nested, n.GetName())
+		}
+		assert.Equal(t, fields, []string{"name", "attrs"})
+		assert.Equal(t, nested, []string{"AttrsEntry"})
+		d, err := link(t, files).FindDescriptorByName("acme.v1.Item.attrs")
+		assert.NoError(t, err)
+		assert.True(t, d.(protoreflect.FieldDescriptor).IsMap(), "attrs is no longer a map")
+	})
+}
+
+// TestPrivateKeepsPublicImportOfOption: when something in a file is private,
+// imports that only the private elements used are dropped, but an import
+// that re-exports (with "import public") the definition of an option the
+// file sets is still needed, as a wrapper of google/api/annotations.proto
+// is for google.api.http. grpcurl must still show the option.
+func TestPrivateKeepsPublicImportOfOption(t *testing.T) {
+	t.Parallel()
+	descriptorFile := protodesc.ToFileDescriptorProto(descriptorpb.File_google_protobuf_descriptor_proto)
+	tagFile := &descriptorpb.FileDescriptorProto{
+		Name: proto.String("acme/opt/tag.proto"), Package: proto.String("acme.opt"), Syntax: proto.String("proto2"),
+		Dependency: []string{"google/protobuf/descriptor.proto"},
+		Extension: []*descriptorpb.FieldDescriptorProto{{
+			Name: proto.String("tag"), JsonName: proto.String("tag"), Number: proto.Int32(50000), Label: descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum(),
+			Type: descriptorpb.FieldDescriptorProto_TYPE_STRING.Enum(), Extendee: proto.String(".google.protobuf.MessageOptions"),
+		}},
+	}
+	// wrapper.proto re-exports tag.proto through a second wrapper.
+	inner := &descriptorpb.FileDescriptorProto{
+		Name: proto.String("acme/opt/inner.proto"), Package: proto.String("acme.opt"), Syntax: proto.String("proto3"),
+		Dependency: []string{"acme/opt/tag.proto"}, PublicDependency: []int32{0},
+	}
+	wrapper := &descriptorpb.FileDescriptorProto{
+		Name: proto.String("acme/opt/wrapper.proto"), Package: proto.String("acme.opt"), Syntax: proto.String("proto3"),
+		Dependency: []string{"acme/opt/inner.proto"}, PublicDependency: []int32{0},
+	}
+	tagFD, err := newFiles(t, descriptorFile, tagFile).FindFileByPath("acme/opt/tag.proto")
+	assert.NoError(t, err)
+	options := &descriptorpb.MessageOptions{}
+	proto.SetExtension(options, dynamicpb.NewExtensionType(tagFD.Extensions().Get(0)), "hello")
+	api := &descriptorpb.FileDescriptorProto{
+		Name: proto.String("acme/api.proto"), Package: proto.String("acme.v1"), Syntax: proto.String("proto3"),
+		Dependency: []string{"acme/opt/wrapper.proto"},
+		MessageType: []*descriptorpb.DescriptorProto{
+			{Name: proto.String("Pub"), Options: options},
+			{Name: proto.String("Priv")},
+		},
+	}
+	files := newFiles(t, descriptorFile, tagFile, inner, wrapper, api)
+
+	for _, private := range []bool{false, true} {
+		name := "h2c/grpc/control"
+		var options []grpcreflect.Option
+		if private {
+			name = "h2c/grpc/private"
+			options = append(options, grpcreflect.WithPrivate("acme.v1.Priv"))
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv := schemaServer(t, files, options...)
+			stream := newClient(srv, testkit.GRPC).NewStream(testContext(t))
+			defer stream.Close() //nolint:errcheck // the answers are what matter
+			got, err := stream.FileByFilename("acme/api.proto")
+			assert.NoError(t, err)
+			assert.Equal(t, got[0].GetDependency(), []string{"acme/opt/wrapper.proto"})
+			assert.Equal(t, filePaths(got), []string{"acme/api.proto", "acme/opt/wrapper.proto", "acme/opt/inner.proto", "acme/opt/tag.proto", "google/protobuf/descriptor.proto"})
+			assert.Equal(t, len(got[0].GetMessageType()), map[bool]int{false: 2, true: 1}[private])
+
+			// `grpcurl describe acme.v1.Pub`
+			ctx := testContext(t)
+			client := jhumpreflect.NewClientAuto(ctx, testkit.GRPCConn(t, srv))
+			defer client.Reset()
+			source := grpcurl.DescriptorSourceFromServer(ctx, client)
+			dsc, err := source.FindSymbol("acme.v1.Pub")
+			assert.NoError(t, err)
+			text, err := grpcurl.GetDescriptorText(dsc, source)
+			assert.NoError(t, err)
+			assert.Contains(t, text, `option (.acme.opt.tag) = "hello";`)
+		})
+	}
+}
+
+// TestPrivateInternalPackages: grpcreflect and grpchealth register private
+// copies of their messages in protoregistry.GlobalFiles (this test binary
+// imports both). They are implementation details: the default Reflector
+// hides them with nothing configured, while the upstream health and
+// reflection services stay reachable.
+func TestPrivateInternalPackages(t *testing.T) {
+	t.Parallel()
+	internal := []struct {
+		file   string
+		symbol protoreflect.FullName
+	}{
+		{"connectware/grpchealth/v1/health.proto", "connectware.grpchealth.internal.v1.HealthCheckRequest"},
+		{"connectware/grpcreflect/internal/v1/reflection.proto", "connectware.grpcreflect.internal.v1.ServerReflectionRequest"},
+	}
+	for _, f := range internal {
+		// Registered, so only privacy keeps them from being served.
+		_, err := protoregistry.GlobalFiles.FindFileByPath(f.file)
+		assert.NoError(t, err, f.file)
+		_, err = protoregistry.GlobalFiles.FindDescriptorByName(f.symbol)
+		assert.NoError(t, err, f.symbol)
+	}
+	srv := testkit.NewServer(t, newMux(), testkit.H2C)
+	stream := newClient(srv, testkit.GRPC).NewStream(testContext(t))
+	defer stream.Close() //nolint:errcheck // the answers are what matter
+	for _, f := range internal {
+		_, err := stream.FileByFilename(f.file)
+		assert.Code(t, err, connect.CodeNotFound, f.file)
+		_, err = stream.FileContainingSymbol(f.symbol)
+		assert.Code(t, err, connect.CodeNotFound, f.symbol)
+	}
+	for _, name := range []protoreflect.FullName{healthService, "grpc.health.v1.HealthCheckRequest", grpcreflect.ReflectV1ServiceName} {
+		_, err := stream.FileContainingSymbol(name)
+		assert.NoError(t, err, name)
+	}
 }

@@ -95,12 +95,19 @@ func WithExtensionResolver(resolver ExtensionResolver) Option {
 }
 
 // WithDescriptorResolver sets the resolver used to find files and the
-// descriptors of services, messages and other elements. The default is
-// protoregistry.GlobalFiles, falling back to built-in descriptors of the gRPC
-// health (grpc.health.v1) and reflection (grpc.reflection.v1 and v1alpha)
-// services when the binary doesn't register them.
+// descriptors of services, messages and other elements, such as a
+// protoregistry.Files built from the output of `buf build`. The default is
+// protoregistry.GlobalFiles.
+//
+// Whatever the resolver, the Reflector falls back to built-in descriptors of
+// the gRPC health (grpc.health.v1) and reflection (grpc.reflection.v1 and
+// v1alpha) services for files and names the resolver reports as
+// protoregistry.NotFound, so the services a [Mux] lists when those handlers
+// are mounted always resolve. The resolver's own copies, if it has them,
+// take precedence; hide the services with [WithPrivate] to keep them out of
+// reach.
 func WithDescriptorResolver(resolver protodesc.Resolver) Option {
-	return optionFunc(func(r *Reflector) { r.descriptorResolver = resolver })
+	return optionFunc(func(r *Reflector) { r.descriptorResolver = withBuiltins{primary: resolver} })
 }
 
 // WithPrivate hides the named services, messages, enums, extensions or whole
@@ -108,11 +115,19 @@ func WithDescriptorResolver(resolver protodesc.Resolver) Option {
 // "acme.internal"): everything named or nested inside a name is private.
 //
 // Private services are not listed, and private elements can't be resolved by
-// name. They are also cut from the files sent to clients, together with the
-// fields and methods that use a private type and extensions of a private
-// message; a file's imports that only private elements needed are dropped,
-// so files that only they need are not sent, and a file whose every element
-// is private is not found. Options may be repeated; names add up.
+// name; neither can the values of a private enum, although their names sit
+// beside the enum's ("acme.v1.SECRET_X" for acme.v1.Secret). Private
+// elements are also cut from the files sent to clients, together with the
+// fields and methods that use a private type, the entry messages of private
+// map fields and extensions of a private message; a file's imports that
+// only private elements needed are dropped, so files that only they need are
+// not sent, and a file whose every element is private is not found. Imports
+// that define, or publicly import a file that defines, an option the file
+// still sets are kept. Options may be repeated; names add up.
+//
+// The packages of connectware's own copies of the reflection and health
+// messages (connectware.grpcreflect.internal and
+// connectware.grpchealth.internal) are always private.
 func WithPrivate(names ...string) Option {
 	return optionFunc(func(r *Reflector) {
 		for _, name := range names {

@@ -34,7 +34,9 @@ var builtinFiles = sync.OnceValue(func() protodesc.Resolver {
 })
 
 // withBuiltins resolves from primary (protoregistry.GlobalFiles by
-// default), then from the built-in health and reflection descriptors.
+// default, or the resolver given to WithDescriptorResolver), then, for what
+// primary reports as not found, from the built-in health and reflection
+// descriptors.
 type withBuiltins struct {
 	primary protodesc.Resolver
 }
@@ -49,8 +51,17 @@ func (r withBuiltins) FindFileByPath(path string) (protoreflect.FileDescriptor, 
 
 func (r withBuiltins) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
 	desc, err := r.primary.FindDescriptorByName(name)
-	if errors.Is(err, protoregistry.NotFound) {
-		return builtinFiles().FindDescriptorByName(name)
+	if !errors.Is(err, protoregistry.NotFound) {
+		return desc, err
 	}
-	return desc, err
+	builtin, builtinErr := builtinFiles().FindDescriptorByName(name)
+	if builtinErr != nil {
+		return nil, err
+	}
+	// A file primary has replaces the built-in one of the same path
+	// entirely: names only the built-in copy declares don't resolve.
+	if _, pathErr := r.primary.FindFileByPath(builtin.ParentFile().Path()); pathErr == nil {
+		return nil, err
+	}
+	return builtin, nil
 }

@@ -98,11 +98,25 @@ func (s *session) fileContainingSymbol(res *reflectionv1.ServerReflectionRespons
 		return fmt.Errorf("symbol %q not found", name)
 	}
 	entry := s.r.files.get(fd)
-	if entry.hidden || entry.cut(name) {
+	if entry.hidden || s.hiddenWithin(entry, desc) {
 		return fmt.Errorf("symbol %q not found", name)
 	}
 	s.sendFiles(res, entry)
 	return nil
+}
+
+// hiddenWithin reports whether desc, or an element that encloses it, is
+// private or was cut from entry. It walks the descriptor's real parents,
+// not the dotted name: an enum value's name sits in the enum's parent scope
+// ("acme.v1.SECRET_X" for a value of acme.v1.Secret), so the enum that
+// holds it is not among its name's prefixes.
+func (s *session) hiddenWithin(entry *fileEntry, desc protoreflect.Descriptor) bool {
+	for d := desc; d != nil; d = d.Parent() {
+		if name := d.FullName(); s.r.private.hides(name) || entry.cut(name) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *session) fileContainingExtension(res *reflectionv1.ServerReflectionResponse, message protoreflect.FullName, number protoreflect.FieldNumber) error {
