@@ -10,11 +10,14 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"connectrpc.com/connect"
 )
 
 // DefaultHashIterations is the PBKDF2-HMAC-SHA256 iteration count
@@ -77,14 +80,24 @@ func parseHashedSecret(s string) (hashedSecret, error) {
 	return hashedSecret{iterations: iterations, salt: salt, key: key}, nil
 }
 
-// pbkdf2Iterations counts the PBKDF2 iterations verify has run, so tests
-// can check that a rejection costs what they expect (one atomic add beside
-// thousands of hash rounds).
+// pbkdf2Iterations counts the PBKDF2 work verify and pad have done, in
+// iterations of one 32-byte block, so tests can check that a rejection
+// costs what they expect (one atomic add beside thousands of hash rounds).
 var pbkdf2Iterations atomic.Int64
+
+// work is the cost of verifying h: PBKDF2 runs its iterations once per
+// 32-byte block of the derived key.
+func (h hashedSecret) work() int {
+	blocks := (len(h.key) + sha256.Size - 1) / sha256.Size
+	if h.iterations > math.MaxInt/blocks {
+		return math.MaxInt
+	}
+	return h.iterations * blocks
+}
 
 // verify reports, in constant time for a given hash, whether secret matches.
 func (h hashedSecret) verify(secret string) bool {
-	pbkdf2Iterations.Add(int64(h.iterations))
+	pbkdf2Iterations.Add(int64(h.work()))
 	key, err := pbkdf2.Key(sha256.New, secret, h.salt, h.iterations, len(h.key))
 	if err != nil {
 		return false
@@ -92,34 +105,57 @@ func (h hashedSecret) verify(secret string) bool {
 	return subtle.ConstantTimeCompare(key, h.key) == 1
 }
 
+// pad runs iterations rounds of PBKDF2 (one block) for nothing but the time
+// they take.
+func pad(iterations int) {
+	if iterations <= 0 {
+		return
+	}
+	pbkdf2Iterations.Add(int64(iterations))
+	_, _ = pbkdf2.Key(sha256.New, "", make([]byte, hashSaltLen), iterations, sha256.Size)
+}
+
 // BasicAuth returns an [AuthFunc] for HTTP Basic authentication (RFC 7617)
 // against users, which maps user names to secrets hashed by [HashSecret]. The
 // identity is the user name (a string; see [InfoAs]).
 //
-// An unknown user costs the same hashing as a known one and gets the same
-// error as a wrong password, so neither the message nor the time taken says
-// which part was wrong. Successful checks are remembered (as HMAC-SHA256
-// digests under a per-process random key, at most 1024) so a client that
-// sends the same credentials on every call pays for PBKDF2 once. Rejections
-// carry the challenge `Basic realm="api", charset="UTF-8"`.
+// Every rejection costs the hashing of the costliest stored hash: an
+// unknown user is hashed at that cost, and a wrong password of a user whose
+// hash is cheaper is followed by extra hashing up to it. Both get the same
+// error, so neither the message nor the time taken says whether the user
+// exists. Successful checks are remembered (as HMAC-SHA256 digests under a
+// per-process random key, at most 1024) so a client that sends the same
+// credentials on every call pays for PBKDF2 once. Rejections carry the
+// challenge `Basic realm="api", charset="UTF-8"`.
+//
+// Each check that is not remembered costs a full PBKDF2 computation (about
+// a third of a CPU second at [DefaultHashIterations]), so at most
+// [WithMaxConcurrentHashes] (by default GOMAXPROCS) run at once, and the
+// others wait their turn. A request whose context ends while it waits fails
+// with [connect.CodeCanceled] or [connect.CodeDeadlineExceeded]. This keeps
+// a flood of bad credentials from taking every CPU, but not from making
+// legitimate requests wait: put a rate limit (per client IP, for example)
+// in front of BasicAuth on any endpoint an attacker can reach.
 //
 // It returns an error if a hash is malformed.
 func BasicAuth(users map[string]string, opts ...ValidatorOption) (AuthFunc, error) {
 	cfg := newValidatorConfig(opts)
 	hashes := make(map[string]hashedSecret, len(users))
-	maxIterations := 1
+	maxWork := 1
 	for user, encoded := range users {
 		h, err := parseHashedSecret(encoded)
 		if err != nil {
 			return nil, fmt.Errorf("authn: user %q: %w", user, err)
 		}
 		hashes[user] = h
-		maxIterations = max(maxIterations, h.iterations)
+		maxWork = max(maxWork, h.work())
 	}
-	dummy := hashedSecret{iterations: maxIterations, salt: make([]byte, hashSaltLen), key: make([]byte, hashKeyLen)}
+	dummy := hashedSecret{iterations: maxWork, salt: make([]byte, hashSaltLen), key: make([]byte, hashKeyLen)}
 	cache := newVerifiedCache(1024)
 	challenge := "Basic realm=" + strconv.Quote(cfg.realm) + `, charset="UTF-8"`
-	return func(_ context.Context, req *http.Request) (any, error) {
+	hashing := make(chan struct{}, cfg.maxHashes)
+	onHash := cfg.onHash
+	return func(ctx context.Context, req *http.Request) (any, error) {
 		values := req.Header["Authorization"]
 		if len(values) == 0 || values[0] == "" {
 			return nil, errMissing(challenge)
@@ -139,7 +175,26 @@ func BasicAuth(users map[string]string, opts ...ValidatorOption) (AuthFunc, erro
 		if !known {
 			h = dummy
 		}
-		if !h.verify(password) || !known {
+		if err := ctx.Err(); err != nil {
+			return nil, connect.NewError(contextCode(err), err)
+		}
+		select {
+		case hashing <- struct{}{}:
+		case <-ctx.Done():
+			return nil, connect.NewError(contextCode(ctx.Err()), ctx.Err())
+		}
+		if onHash != nil {
+			onHash(true)
+		}
+		ok = h.verify(password) && known
+		if !ok {
+			pad(maxWork - h.work())
+		}
+		if onHash != nil {
+			onHash(false)
+		}
+		<-hashing
+		if !ok {
 			return nil, errInvalid(challenge)
 		}
 		cache.add(digest)

@@ -156,6 +156,13 @@ func schemeParam(header, scheme string) (string, bool) {
 	return param, true
 }
 
+// isScheme reports whether an Authorization header value uses scheme
+// (matched case-insensitively), with or without credentials after it.
+func isScheme(header, scheme string) bool {
+	return len(header) >= len(scheme) && strings.EqualFold(header[:len(scheme)], scheme) &&
+		(len(header) == len(scheme) || header[len(scheme)] == ' ')
+}
+
 // soleValue returns the value of a header field that may appear only once,
 // such as Authorization, or "" when it is absent or repeated.
 func soleValue(header http.Header, key string) string {

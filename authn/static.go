@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/binary"
 	"net/http"
+	"runtime"
 	"strconv"
 	"unsafe"
 )
@@ -20,13 +21,18 @@ type validatorOptionFunc func(*validatorConfig)
 func (f validatorOptionFunc) applyValidator(c *validatorConfig) { f(c) }
 
 type validatorConfig struct {
-	realm string
+	realm     string
+	maxHashes int
+	onHash    func(start bool) // tests only: called as each hash starts and ends
 }
 
 func newValidatorConfig(opts []ValidatorOption) validatorConfig {
 	c := validatorConfig{realm: "api"}
 	for _, opt := range opts {
 		opt.applyValidator(&c)
+	}
+	if c.maxHashes <= 0 {
+		c.maxHashes = runtime.GOMAXPROCS(0)
 	}
 	return c
 }
@@ -35,6 +41,14 @@ func newValidatorConfig(opts []ValidatorOption) validatorConfig {
 // challenge. The default is "api".
 func WithRealm(realm string) ValidatorOption {
 	return validatorOptionFunc(func(c *validatorConfig) { c.realm = realm })
+}
+
+// WithMaxConcurrentHashes bounds how many password hashes [BasicAuth]
+// computes at once; further requests wait for a turn. The default (and what
+// zero or less means) is GOMAXPROCS at construction. Other validators
+// ignore it.
+func WithMaxConcurrentHashes(n int) ValidatorOption {
+	return validatorOptionFunc(func(c *validatorConfig) { c.maxHashes = n })
 }
 
 // secretSet holds secrets and the identity of each. A lookup compares the
@@ -124,7 +138,9 @@ func compareSecret(presented string, secret []byte) (eq, steps int) {
 // token's value as the identity (use a non-nil value). Comparison is
 // constant-time (unequal lengths do not exit early).
 // Rejections carry an RFC 6750 challenge: `Bearer realm="api"` when no token
-// was sent, with `error="invalid_token"` added when a wrong one was.
+// was sent, including when the Authorization header uses another scheme
+// (such as Basic), with `error="invalid_token"` added when a wrong or
+// malformed bearer token was.
 //
 // The map is copied; empty tokens are ignored.
 func BearerTokens(tokens map[string]any, opts ...ValidatorOption) AuthFunc {
@@ -135,7 +151,13 @@ func BearerTokens(tokens map[string]any, opts ...ValidatorOption) AuthFunc {
 	return func(_ context.Context, req *http.Request) (any, error) {
 		token, ok := BearerToken(req)
 		if !ok {
-			if headerValue(req.Header, "Authorization") == "" {
+			values := req.Header["Authorization"]
+			if len(values) == 0 || values[0] == "" {
+				return nil, errMissing(missing)
+			}
+			if len(values) == 1 && !isScheme(values[0], "Bearer") {
+				// RFC 6750 section 3.1: no error code when the client
+				// used another scheme.
 				return nil, errMissing(missing)
 			}
 			return nil, errInvalid(invalid)

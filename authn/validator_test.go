@@ -118,7 +118,6 @@ func TestErrorsRevealNothing(t *testing.T) {
 				bearer("x" + goodToken[1:]),          // first byte wrong
 				bearer("short"),
 				{"Authorization": {"Bearer"}},
-				{"Authorization": {"Basic " + goodToken}},
 				{"Authorization": {"bearer  " + goodToken + " "}},
 			},
 		},
@@ -166,6 +165,37 @@ func TestErrorsRevealNothing(t *testing.T) {
 			assert.Equal(t, f.calls.Load(), int64(0))
 		})
 	}
+}
+
+// TestBearerTokensOtherScheme: RFC 6750 section 3.1 says a request that
+// uses another authentication scheme gets the challenge without an error
+// code, like one with no credentials; a malformed bearer header, or two
+// Authorization headers, get error="invalid_token".
+func TestBearerTokensOtherScheme(t *testing.T) {
+	t.Parallel()
+	f := newFixture(authn.BearerTokens(map[string]any{goodToken: wantUser}))
+	srv := testkit.NewServer(t, f.handler, testkit.H2C)
+	client := testkit.NewClient(srv, testkit.ConnectJSON)
+	for _, h := range []http.Header{
+		{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte("alice:pw"))}},
+		{"Authorization": {"Digest username=\"alice\""}},
+		{"Authorization": {"Bearerx " + goodToken}},
+		{"Authorization": {"DPoP " + goodToken}},
+	} {
+		err := ping(ctxTimeout(t), client, h)
+		assert.Code(t, err, connect.CodeUnauthenticated, h)
+		assertChallenge(t, err, `Bearer realm="api"`)
+	}
+	for _, h := range []http.Header{
+		{"Authorization": {"Bearer"}},
+		{"Authorization": {"bearer"}},
+		{"Authorization": {"Bearer " + goodToken, "Basic Zm9vOmJhcg=="}},
+	} {
+		err := ping(ctxTimeout(t), client, h)
+		assert.Code(t, err, connect.CodeUnauthenticated, h)
+		assertChallenge(t, err, `Bearer realm="api", error="invalid_token"`)
+	}
+	assert.Equal(t, f.calls.Load(), int64(0))
 }
 
 // TestMutualTLS serves over TLS that verifies client certificates against a

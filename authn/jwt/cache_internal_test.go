@@ -10,10 +10,10 @@ import (
 // size and drops expired entries first.
 func TestCacheBounded(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
-	v := &Verifier{cacheSize: 3, cache: map[string]*Claims{}}
-	v.remember("expired-soon", &Claims{Expiry: now.Add(time.Second)}, now)
+	v := &Verifier{cacheSize: 3, cache: map[string]cacheEntry{}}
+	v.remember("expired-soon", expiring(now.Add(time.Second)), now)
 	for i := range 10 {
-		v.remember("t"+strconv.Itoa(i), &Claims{Expiry: now.Add(time.Hour)}, now)
+		v.remember("t"+strconv.Itoa(i), expiring(now.Add(time.Hour)), now)
 		if len(v.cache) > 3 {
 			t.Fatalf("cache holds %d entries, bound is 3", len(v.cache))
 		}
@@ -21,19 +21,22 @@ func TestCacheBounded(t *testing.T) {
 	if _, ok := v.cache["t9"]; !ok {
 		t.Fatal("newest entry missing")
 	}
-	v2 := &Verifier{cacheSize: 2, cache: map[string]*Claims{}}
-	v2.remember("old", &Claims{Expiry: now.Add(time.Second)}, now)
-	v2.remember("keep", &Claims{Expiry: now.Add(time.Hour)}, now)
+	v2 := &Verifier{cacheSize: 2, cache: map[string]cacheEntry{}}
+	v2.remember("old", expiring(now.Add(time.Second)), now)
+	v2.remember("keep", expiring(now.Add(time.Hour)), now)
 	later := now.Add(time.Minute)
-	v2.remember("new", &Claims{Expiry: later.Add(time.Hour)}, later)
+	v2.remember("new", expiring(later.Add(time.Hour)), later)
 	if _, ok := v2.cache["keep"]; !ok {
 		t.Fatal("evicted a live entry while an expired one was there")
 	}
 	if _, ok := v2.cache["old"]; ok {
 		t.Fatal("expired entry kept")
 	}
-	v2.remember("dead", &Claims{Expiry: now}, later)
+	v2.remember("dead", expiring(now), later)
 	if _, ok := v2.cache["dead"]; ok {
 		t.Fatal("cached an expired token")
 	}
 }
+
+// expiring is a cache entry for a token that expires at t.
+func expiring(t time.Time) cacheEntry { return cacheEntry{claims: &Claims{Expiry: t}} }

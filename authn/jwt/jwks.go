@@ -2,12 +2,17 @@ package jwt
 
 import (
 	"context"
+	"crypto"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -23,8 +28,11 @@ type jwksOptionFunc func(*JWKS)
 
 func (f jwksOptionFunc) applyJWKS(k *JWKS) { f(k) }
 
-// WithHTTPClient sets the client that fetches the key set. The default is
-// http.DefaultClient.
+// WithHTTPClient sets the client that fetches the key set. The default (and
+// what nil means) is a client like http.DefaultClient that refuses to follow
+// a redirect from https to http. A client whose CheckRedirect is nil gets
+// that same redirect policy (it is copied, not modified); one with its own
+// CheckRedirect keeps it.
 func WithHTTPClient(client *http.Client) JWKSOption {
 	return jwksOptionFunc(func(k *JWKS) { k.client = client })
 }
@@ -37,20 +45,30 @@ func WithRefreshInterval(d time.Duration) JWKSOption {
 }
 
 // WithRefetchInterval sets the minimum time between fetches triggered by
-// tokens whose key ID is unknown (one may happen at once, then one per
-// interval). Tokens arriving faster fail at once instead of waiting. The
-// default is 30 seconds.
+// tokens for which the set holds no suitable key, such as tokens naming an
+// unknown key ID (one may happen at once, then one per interval). Tokens
+// arriving faster fail at once instead of waiting. The default is 30
+// seconds. Zero or less means tokens never trigger a fetch: the set changes
+// only through the background refresh and [JWKS.Refresh], and a failed
+// first fetch is only retried by them.
 func WithRefetchInterval(d time.Duration) JWKSOption {
-	return jwksOptionFunc(func(k *JWKS) { k.refetch = rate.NewLimiter(rate.Every(d), 1) })
+	return jwksOptionFunc(func(k *JWKS) {
+		if d <= 0 {
+			k.refetch = nil
+			return
+		}
+		k.refetch = rate.NewLimiter(rate.Every(d), 1)
+	})
 }
 
-// WithFetchTimeout bounds each fetch. The default is 10 seconds.
+// WithFetchTimeout bounds each fetch. The default (and what zero or less
+// means) is 10 seconds.
 func WithFetchTimeout(d time.Duration) JWKSOption {
 	return jwksOptionFunc(func(k *JWKS) { k.fetchTimeout = d })
 }
 
-// WithMaxBodyBytes bounds the size of the key set document. The default is
-// 1 MiB; larger documents fail the fetch.
+// WithMaxBodyBytes bounds the size of the key set document. The default
+// (and what zero or less means) is 1 MiB; larger documents fail the fetch.
 func WithMaxBodyBytes(n int64) JWKSOption {
 	return jwksOptionFunc(func(k *JWKS) { k.maxBody = n })
 }
@@ -61,23 +79,61 @@ func WithJWKSClock(now func() time.Time) JWKSOption {
 	return jwksOptionFunc(func(k *JWKS) { k.now = now })
 }
 
+// WithInsecureHTTP lets [NewJWKS] accept an http:// URL whose host is not a
+// loopback address. Without it such a URL is an error: whoever can alter
+// the plain-text response on the way can substitute their own keys and
+// sign any token. Use it only where the network path is otherwise trusted.
+func WithInsecureHTTP() JWKSOption {
+	return jwksOptionFunc(func(k *JWKS) { k.insecureHTTP = true })
+}
+
+// Defaults of the JWKS options.
+const (
+	defaultRefreshInterval = 15 * time.Minute
+	defaultRefetchInterval = 30 * time.Second
+	defaultFetchTimeout    = 10 * time.Second
+	defaultMaxBody         = 1 << 20
+	maxRedirects           = 10 // as http.Client's default policy
+)
+
+// defaultClient fetches key sets when no client is configured.
+var defaultClient = &http.Client{CheckRedirect: checkRedirect}
+
+// checkRedirect is http.Client's default redirect policy (at most 10
+// redirects) that also refuses to go from https to anything else, which
+// would hand the key set to whoever sits on the plain-text path.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("jwt: fetch JWKS: stopped after %d redirects", maxRedirects)
+	}
+	if via[len(via)-1].URL.Scheme == "https" && req.URL.Scheme != "https" {
+		return fmt.Errorf("jwt: fetch JWKS: refusing a redirect from https to %s", req.URL.Scheme)
+	}
+	return nil
+}
+
 // JWKS is a cached JSON Web Key Set fetched from a URL. It refreshes in the
-// background, refetches (at a bounded rate) when a token names an unknown
-// key ID, and keeps the last good set when a fetch fails. Only public
+// background, refetches (at a bounded rate) when a token names a key the set
+// does not hold, and keeps the last good set when a fetch fails. Only public
 // signature keys are kept; each key is decoded on its own, so one
-// unsupported key does not reject the set. It is safe for concurrent use.
-// Call Close to stop the background refresh.
+// unsupported key does not reject the set. Several keys may share a key ID
+// (or have none): a token is checked against those whose ID matches its
+// "kid" and whose type and "alg" suit its algorithm, or, when none has its
+// ID, against the keys that have no ID. A token without a "kid" is checked
+// against every suitable key, at most four, those without an ID first. It is
+// safe for concurrent use. Call Close to stop the background refresh.
 type JWKS struct {
 	url             string
 	client          *http.Client
 	refreshInterval time.Duration
 	fetchTimeout    time.Duration
 	maxBody         int64
-	refetch         *rate.Limiter
+	refetch         *rate.Limiter // nil: tokens never trigger a fetch
 	now             func() time.Time
+	insecureHTTP    bool
 
-	mu   sync.RWMutex
-	keys map[string]jose.JSONWebKey // by key ID
+	set   atomic.Pointer[keySet] // nil until a fetch succeeds
+	stale atomic.Bool            // the latest fetch failed
 
 	fetchMu sync.Mutex // one fetch at a time
 
@@ -89,31 +145,72 @@ type JWKS struct {
 // NewJWKS returns a key set fetched from url. It fetches once before
 // returning (bounded by the fetch timeout) and then every refresh interval,
 // in a goroutine that Close stops. It returns an error only for an invalid
-// configuration: a failed first fetch is retried when a token needs a key
-// (see [JWKS.Refresh] to check it at startup).
-func NewJWKS(url string, opts ...JWKSOption) (*JWKS, error) {
-	if url == "" {
+// configuration: an empty or unparsable URL, a scheme other than https or
+// http, or an http URL whose host is not a loopback address (unless
+// [WithInsecureHTTP] is given). A failed first fetch is retried when a
+// token needs a key (see [JWKS.Refresh] to check it at startup); until one
+// succeeds, verifications fail with [connect.CodeUnavailable].
+func NewJWKS(rawURL string, opts ...JWKSOption) (*JWKS, error) {
+	if rawURL == "" {
 		return nil, errors.New("jwt: empty JWKS URL")
 	}
 	k := &JWKS{
-		url:             url,
-		client:          http.DefaultClient,
-		refreshInterval: 15 * time.Minute,
-		fetchTimeout:    10 * time.Second,
-		maxBody:         1 << 20,
-		refetch:         rate.NewLimiter(rate.Every(30*time.Second), 1),
+		url:             rawURL,
+		client:          defaultClient,
+		refreshInterval: defaultRefreshInterval,
+		fetchTimeout:    defaultFetchTimeout,
+		maxBody:         defaultMaxBody,
+		refetch:         rate.NewLimiter(rate.Every(defaultRefetchInterval), 1),
 		now:             time.Now,
-		keys:            map[string]jose.JSONWebKey{},
 		done:            make(chan struct{}),
 	}
 	for _, opt := range opts {
 		opt.applyJWKS(k)
+	}
+	if err := checkURL(rawURL, k.insecureHTTP); err != nil {
+		return nil, err
+	}
+	if k.client == nil {
+		k.client = defaultClient
+	} else if k.client.CheckRedirect == nil {
+		client := *k.client
+		client.CheckRedirect = checkRedirect
+		k.client = &client
+	}
+	if k.fetchTimeout <= 0 {
+		k.fetchTimeout = defaultFetchTimeout
+	}
+	if k.maxBody <= 0 {
+		k.maxBody = defaultMaxBody
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	k.cancel = cancel
 	_ = k.Refresh(ctx)
 	go k.run(ctx)
 	return k, nil
+}
+
+// checkURL accepts https URLs, and http URLs on a loopback host or when
+// insecure is set.
+func checkURL(rawURL string, insecure bool) error {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return fmt.Errorf("jwt: JWKS URL: %w", err)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("jwt: JWKS URL %q has no host", rawURL)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		host := u.Hostname()
+		if ip := net.ParseIP(host); insecure || host == "localhost" || (ip != nil && ip.IsLoopback()) {
+			return nil
+		}
+		return fmt.Errorf("jwt: JWKS URL %q: plain http is only accepted on a loopback host (see WithInsecureHTTP)", rawURL)
+	}
+	return fmt.Errorf("jwt: JWKS URL %q: scheme must be https or http", rawURL)
 }
 
 // run fetches on every tick until ctx ends.
@@ -151,50 +248,74 @@ func (k *JWKS) Refresh(ctx context.Context) error {
 	return k.fetchLocked(ctx)
 }
 
+// fetchLocked fetches and installs the key set, recording whether it
+// failed. The caller holds fetchMu.
 func (k *JWKS) fetchLocked(ctx context.Context) error {
+	set, err := k.download(ctx)
+	if err != nil {
+		k.stale.Store(true)
+		return err
+	}
+	k.set.Store(set)
+	k.stale.Store(false)
+	return nil
+}
+
+func (k *JWKS) download(ctx context.Context) (*keySet, error) {
 	ctx, cancel := context.WithTimeout(ctx, k.fetchTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, k.url, nil)
 	if err != nil {
-		return fmt.Errorf("jwt: fetch JWKS: %w", err)
+		return nil, fmt.Errorf("jwt: fetch JWKS: %w", err)
 	}
 	req.Header.Set("Accept", "application/jwk-set+json, application/json")
 	res, err := k.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("jwt: fetch JWKS: %w", err)
+		return nil, fmt.Errorf("jwt: fetch JWKS: %w", err)
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
 		_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 4096))
-		return fmt.Errorf("jwt: fetch JWKS: HTTP %d", res.StatusCode)
+		return nil, fmt.Errorf("jwt: fetch JWKS: HTTP %d", res.StatusCode)
 	}
 	body, err := io.ReadAll(io.LimitReader(res.Body, k.maxBody+1))
 	if err != nil {
-		return fmt.Errorf("jwt: fetch JWKS: %w", err)
+		return nil, fmt.Errorf("jwt: fetch JWKS: %w", err)
 	}
 	if int64(len(body)) > k.maxBody {
-		return fmt.Errorf("jwt: fetch JWKS: document larger than %d bytes", k.maxBody)
+		return nil, fmt.Errorf("jwt: fetch JWKS: document larger than %d bytes", k.maxBody)
 	}
-	keys, err := parseKeySet(body)
-	if err != nil {
-		return err
-	}
-	k.mu.Lock()
-	k.keys = keys
-	k.mu.Unlock()
-	return nil
+	return parseKeySet(body)
 }
 
+// setKey is one key of a [keySet], with its RFC 7638 thumbprint: what a
+// cached verification remembers to check, cheaply, that the set still
+// holds the key that verified it.
+type setKey struct {
+	jose.JSONWebKey
+	thumbprint [sha256.Size]byte
+}
+
+// keySet is an immutable parsed key set.
+type keySet struct {
+	byID map[string][]*setKey // by key ID, in document order; "" for keys without one
+	all  []*setKey            // in document order
+}
+
+// maxCandidates bounds the keys one token is checked against, and so the
+// signature verifications a token can cost.
+const maxCandidates = 4
+
 // parseKeySet decodes the public signature keys of a JWKS document one by
-// one, skipping any it cannot use.
-func parseKeySet(body []byte) (map[string]jose.JSONWebKey, error) {
+// one, skipping any it cannot use and exact duplicates.
+func parseKeySet(body []byte) (*keySet, error) {
 	var doc struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
 	if err := json.Unmarshal(body, &doc); err != nil {
 		return nil, fmt.Errorf("jwt: parse JWKS: %w", err)
 	}
-	keys := make(map[string]jose.JSONWebKey, len(doc.Keys))
+	set := &keySet{byID: make(map[string][]*setKey, len(doc.Keys))}
 	for _, raw := range doc.Keys {
 		var key jose.JSONWebKey
 		if err := key.UnmarshalJSON(raw); err != nil {
@@ -203,32 +324,94 @@ func parseKeySet(body []byte) (map[string]jose.JSONWebKey, error) {
 		if !key.Valid() || !key.IsPublic() || (key.Use != "" && key.Use != "sig") {
 			continue // symmetric, private or encryption keys are never used
 		}
-		if _, dup := keys[key.KeyID]; dup {
+		thumbprint, err := key.Thumbprint(crypto.SHA256)
+		if err != nil || len(thumbprint) != sha256.Size {
 			continue
 		}
-		keys[key.KeyID] = key
+		sk := &setKey{JSONWebKey: key}
+		copy(sk.thumbprint[:], thumbprint)
+		if set.holds(key.KeyID, key.Algorithm, &sk.thumbprint) {
+			continue // listed twice
+		}
+		set.byID[key.KeyID] = append(set.byID[key.KeyID], sk)
+		set.all = append(set.all, sk)
 	}
-	if len(keys) == 0 {
+	if len(set.all) == 0 {
 		return nil, errors.New("jwt: parse JWKS: no usable signature keys")
 	}
-	return keys, nil
+	return set, nil
 }
 
-var errUnknownKey = errors.New("jwt: unknown key")
-
-// key returns the key with ID kid, refetching the set once (if the refetch
-// rate allows, else failing at once) when it is unknown.
-func (k *JWKS) key(ctx context.Context, kid string) (jose.JSONWebKey, error) {
-	if key, ok := k.lookup(kid); ok {
-		return key, nil
+// holds reports whether s has a key with ID kid, "alg" alg and the given
+// thumbprint. It is safe on a nil set and does not allocate.
+func (s *keySet) holds(kid, alg string, thumbprint *[sha256.Size]byte) bool {
+	if s == nil {
+		return false
 	}
-	if !k.refetch.AllowN(k.now(), 1) {
-		return jose.JSONWebKey{}, errUnknownKey
+	for _, key := range s.byID[kid] {
+		if key.thumbprint == *thumbprint && key.Algorithm == alg {
+			return true
+		}
+	}
+	return false
+}
+
+// fitting appends to dst (up to maxCandidates in all) the keys of s that
+// may verify a token with key ID kid signed with alg: those with ID kid,
+// or when none of them fits, those without an ID; for a token without a
+// key ID, every key, those without an ID first.
+func (s *keySet) fitting(dst []*setKey, kid, alg string) []*setKey {
+	if s == nil {
+		return dst
+	}
+	add := func(keys []*setKey, skipID bool) {
+		for _, key := range keys {
+			if len(dst) == maxCandidates {
+				return
+			}
+			if (!skipID || key.KeyID != "") && keyFits(key.JSONWebKey, alg) {
+				dst = append(dst, key)
+			}
+		}
+	}
+	start := len(dst)
+	if kid != "" {
+		add(s.byID[kid], false)
+		if len(dst) > start {
+			return dst
+		}
+	}
+	add(s.byID[""], false)
+	if kid == "" {
+		add(s.all, true)
+	}
+	return dst
+}
+
+var (
+	// errUnknownKey: the set was fetched and holds no key for the token.
+	errUnknownKey = errors.New("jwt: unknown key")
+	// errKeysUnavailable: no key fits the token, and the set could not be
+	// fetched (ever, or the latest time), so the key may well exist.
+	errKeysUnavailable = errors.New("jwt: key set unavailable")
+)
+
+// candidates appends to dst the keys that may verify a token with key ID
+// kid signed with alg (see [keySet.fitting]). When there are none it
+// refetches the set once (if the refetch rate allows, else failing at
+// once). The error is errUnknownKey when a current set holds no such key,
+// errKeysUnavailable when there is no set or the latest fetch failed.
+func (k *JWKS) candidates(ctx context.Context, dst []*setKey, kid, alg string) ([]*setKey, error) {
+	if keys := k.set.Load().fitting(dst, kid, alg); len(keys) > len(dst) {
+		return keys, nil
+	}
+	if k.refetch == nil || !k.refetch.AllowN(k.now(), 1) {
+		return dst, k.missing()
 	}
 	k.fetchMu.Lock()
 	defer k.fetchMu.Unlock()
-	if key, ok := k.lookup(kid); ok { // fetched while we waited
-		return key, nil
+	if keys := k.set.Load().fitting(dst, kid, alg); len(keys) > len(dst) { // fetched while we waited
+		return keys, nil
 	}
 	// The fetch outlives the request that asked for it (bounded by the
 	// fetch timeout): a caller that went away must not spend the refetch
@@ -236,20 +419,16 @@ func (k *JWKS) key(ctx context.Context, kid string) (jose.JSONWebKey, error) {
 	// a rotated key unknown to every later request for the whole refetch
 	// interval.
 	_ = k.fetchLocked(context.WithoutCancel(ctx))
-	if key, ok := k.lookup(kid); ok {
-		return key, nil
+	if keys := k.set.Load().fitting(dst, kid, alg); len(keys) > len(dst) {
+		return keys, nil
 	}
-	return jose.JSONWebKey{}, errUnknownKey
+	return dst, k.missing()
 }
 
-func (k *JWKS) lookup(kid string) (jose.JSONWebKey, bool) {
-	k.mu.RLock()
-	defer k.mu.RUnlock()
-	if kid == "" && len(k.keys) == 1 {
-		for _, key := range k.keys {
-			return key, true
-		}
+// missing is the error for a token no key of the set fits.
+func (k *JWKS) missing() error {
+	if k.set.Load() == nil || k.stale.Load() {
+		return errKeysUnavailable
 	}
-	key, ok := k.keys[kid]
-	return key, ok
+	return errUnknownKey
 }

@@ -593,3 +593,96 @@ func TestAlgorithmAllowList(t *testing.T) {
 	assert.Code(t, verify([]string{"RS256", "PS256"}, sign(t, jose.PS256, "rsa-1", rsaKey, claimsAt(now, "a"))), connect.CodeUnauthenticated)
 	assert.NoError(t, verify([]string{"RS256", "PS256"}, sign(t, jose.PS256, "rsa-any", rsaKey2, claimsAt(now, "a"))))
 }
+
+// TestCachedTokenDroppedWhenKeyLeaves: a cached token is accepted only while
+// the key that verified it is in the key set. A refresh that keeps the key
+// keeps the token cached; once a refresh drops the key (after a compromise,
+// say), the token is refused at once, not at its "exp", which whoever
+// signed it chose.
+func TestCachedTokenDroppedWhenKeyLeaves(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, []jwt.JWKSOption{jwt.WithRefetchInterval(time.Hour)})
+	claims := claimsAt(e.clock.Now(), "forged")
+	claims.Expiry = josejwt.NewNumericDate(e.clock.Now().Add(100 * 365 * 24 * time.Hour))
+	token := sign(t, jose.RS256, "rsa-1", rsaKey, claims)
+	first, err := e.verifier.Verify(ctxTimeout(t), token)
+	assert.NoError(t, err)
+
+	assert.NoError(t, e.keys.Refresh(ctxTimeout(t))) // same keys, new set
+	second, err := e.verifier.Verify(ctxTimeout(t), token)
+	assert.NoError(t, err)
+	assert.True(t, first == second, "a refresh that kept the key emptied the cache")
+
+	// rsa-1 is replaced by another key under the same ID, then removed.
+	e.srv.setKeys(t, public("rsa-1", "RS256", rsaKey2), public("ec-1", "ES256", ecKey))
+	assert.NoError(t, e.keys.Refresh(ctxTimeout(t)))
+	_, err = e.verifier.Verify(ctxTimeout(t), token)
+	assert.Code(t, err, connect.CodeUnauthenticated, "same key ID, other key")
+	e.srv.setKeys(t, public("ec-1", "ES256", ecKey))
+	assert.NoError(t, e.keys.Refresh(ctxTimeout(t)))
+	_, err = e.verifier.Verify(ctxTimeout(t), token)
+	assert.Code(t, err, connect.CodeUnauthenticated, "key removed")
+}
+
+// TestWithType: WithType requires one of the listed "typ" headers,
+// compared case-insensitively and with or without "application/"; without
+// it any "typ", or none, is accepted.
+func TestWithType(t *testing.T) {
+	t.Parallel()
+	typed := func(t *testing.T, typ string) string {
+		t.Helper()
+		opts := (&jose.SignerOptions{}).WithHeader("kid", "ec-1")
+		if typ != "" {
+			opts = opts.WithType(jose.ContentType(typ))
+		}
+		signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: ecKey}, opts)
+		assert.NoError(t, err)
+		token, err := josejwt.Signed(signer).Claims(claimsAt(newClock().Now(), "alice")).Serialize()
+		assert.NoError(t, err)
+		return token
+	}
+	strict := newEnv(t, nil, jwt.WithType("at+jwt"), jwt.WithCacheSize(0))
+	for _, typ := range []string{"at+jwt", "AT+JWT", "application/at+jwt", "Application/At+JWT"} {
+		_, err := strict.verifier.Verify(ctxTimeout(t), typed(t, typ))
+		assert.NoError(t, err, typ)
+	}
+	for _, typ := range []string{"", "JWT", "dpop+jwt", "application/jwt", "at+jwt ", "text/at+jwt", "application/application/at+jwt"} {
+		_, err := strict.verifier.Verify(ctxTimeout(t), typed(t, typ))
+		assert.Code(t, err, connect.CodeUnauthenticated, typ)
+	}
+	migrating := newEnv(t, nil, jwt.WithType("application/at+jwt", ""), jwt.WithCacheSize(0))
+	for _, typ := range []string{"at+jwt", ""} {
+		_, err := migrating.verifier.Verify(ctxTimeout(t), typed(t, typ))
+		assert.NoError(t, err, typ)
+	}
+	_, err := migrating.verifier.Verify(ctxTimeout(t), typed(t, "JWT"))
+	assert.Code(t, err, connect.CodeUnauthenticated)
+	permissive := newEnv(t, nil, jwt.WithCacheSize(0))
+	for _, typ := range []string{"", "JWT", "at+jwt", "dpop+jwt"} {
+		_, err := permissive.verifier.Verify(ctxTimeout(t), typed(t, typ))
+		assert.NoError(t, err, typ)
+	}
+}
+
+// TestAuthFuncOtherScheme: RFC 6750 section 3.1 says a request that uses
+// another authentication scheme gets the challenge without an error code,
+// like one with no credentials; a malformed bearer header gets
+// error="invalid_token".
+func TestAuthFuncOtherScheme(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	h := authn.NewMiddleware(e.verifier.AuthFunc()).Wrap(testkit.NewMux(&testkit.PingServer{}))
+	client := testkit.NewClient(testkit.NewServer(t, h, testkit.H2C), testkit.ConnectJSON)
+	for value, want := range map[string]string{
+		"Basic " + base64.StdEncoding.EncodeToString([]byte("alice:pw")): `Bearer realm="api"`,
+		"DPoP abc":  `Bearer realm="api"`,
+		"Bearerx a": `Bearer realm="api"`,
+		"Bearer":    `Bearer realm="api", error="invalid_token"`,
+		"bearer":    `Bearer realm="api", error="invalid_token"`,
+		"Bearer x":  `Bearer realm="api", error="invalid_token"`,
+	} {
+		_, _, err := testkit.Call(ctxTimeout(t), client, connect.StreamTypeUnary, http.Header{"Authorization": {value}})
+		assert.Code(t, err, connect.CodeUnauthenticated, value)
+		assertChallengeIs(t, err, want)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
@@ -57,9 +58,26 @@ func WithCacheSize(n int) Option {
 }
 
 // WithMaxTokenBytes rejects longer tokens before parsing them. The default
-// is 8 KiB.
+// (and what zero or less means) is 8 KiB.
 func WithMaxTokenBytes(n int) Option {
 	return optionFunc(func(v *Verifier) { v.maxToken = n })
+}
+
+// WithType requires the token's JOSE "typ" header to be one of types, such
+// as "at+jwt" for OAuth 2.0 access tokens (RFC 9068), so that a token of
+// another kind from the same issuer, such as an OpenID Connect ID token
+// (usually "JWT"), is refused (RFC 8725 section 3.11). Types are compared
+// case-insensitively and with or without an "application/" prefix, so
+// "at+jwt" also accepts "application/at+jwt" and "AT+JWT". Include "" to
+// also accept tokens without a "typ" header. By default (and with no
+// types) any "typ", or none, is accepted, since many identity providers
+// send "JWT" for every token.
+func WithType(types ...string) Option {
+	return optionFunc(func(v *Verifier) {
+		for _, typ := range types {
+			v.types = append(v.types, mediaTypeName(typ))
+		}
+	})
 }
 
 // WithRealm sets the realm of the RFC 6750 challenge. The default is "api".
@@ -79,20 +97,24 @@ type Claims struct {
 	IssuedAt  time.Time // zero when absent
 	ID        string
 	// Extra holds every claim of the payload, registered ones included,
-	// as decoded by encoding/json.
+	// as decoded by go-jose's JSON package: like encoding/json into a
+	// map[string]any (numbers are float64), except that a payload with a
+	// duplicate member name is rejected, and names are case-sensitive.
 	Extra map[string]any
 }
 
 // Verifier verifies signed JWTs against a [JWKS]: the signature (with an
 // allowed algorithm and a key of the matching type), "exp" (required),
-// "nbf", "iat", and "iss" and "aud" when configured. Verified tokens are
-// cached (in a bounded cache) until they expire, so a token stays accepted
-// until its "exp" even if its key leaves the key set meanwhile. A Verifier
-// is safe for concurrent use.
+// "nbf", "iat", and "iss", "aud" and "typ" when configured. Verified tokens
+// are cached (in a bounded cache) until they expire, as long as the key that
+// verified them stays in the key set: once a refresh drops that key, the
+// token is verified again, and refused. A Verifier is safe for concurrent
+// use.
 type Verifier struct {
 	keys      *JWKS
 	algs      []jose.SignatureAlgorithm
 	expected  josejwt.Expected
+	types     []string // accepted "typ" values without "application/"; nil: any
 	leeway    time.Duration
 	now       func() time.Time
 	cacheSize int
@@ -102,7 +124,14 @@ type Verifier struct {
 	missing, invalid string // challenges
 
 	mu    sync.RWMutex
-	cache map[string]*Claims
+	cache map[string]cacheEntry
+}
+
+// cacheEntry is a verified token's claims and the key that verified it.
+type cacheEntry struct {
+	claims     *Claims
+	kid, alg   string // of the key
+	thumbprint [sha256.Size]byte
 }
 
 // asymmetric lists the algorithms a Verifier accepts in its allow-list.
@@ -143,7 +172,10 @@ func NewVerifier(keys *JWKS, algorithms []string, opts ...Option) (*Verifier, er
 	for _, opt := range opts {
 		opt.apply(v)
 	}
-	v.cache = make(map[string]*Claims)
+	if v.maxToken <= 0 {
+		v.maxToken = 8 << 10
+	}
+	v.cache = make(map[string]cacheEntry)
 	v.missing = "Bearer realm=" + strconv.Quote(v.realm)
 	v.invalid = v.missing + `, error="invalid_token"`
 	return v, nil
@@ -153,12 +185,23 @@ func NewVerifier(keys *JWKS, algorithms []string, opts ...Option) (*Verifier, er
 // which check failed.
 var errInvalid = errors.New("invalid credentials")
 
-// Verify checks token and returns its claims. Every failure is a
-// [connect.CodeUnauthenticated] error with the same message, whatever was
-// wrong.
+// errUnavailable is what Verify reports when the key set could not be
+// fetched: the token may be valid, so the client may retry.
+var errUnavailable = errors.New("signing keys unavailable")
+
+// Verify checks token and returns its claims. Every failure of the token is
+// a [connect.CodeUnauthenticated] error with the same message, whatever was
+// wrong, and an RFC 6750 challenge with error="invalid_token". When no key
+// of the set fits the token and the set could not be fetched (no fetch has
+// succeeded yet, or the latest one, such as the refetch the token
+// triggered, failed), the error is a [connect.CodeUnavailable] one without
+// a challenge: the token was not judged.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	claims, err := v.verify(ctx, token)
 	if err != nil {
+		if errors.Is(err, errKeysUnavailable) {
+			return nil, connect.NewError(connect.CodeUnavailable, errUnavailable)
+		}
 		return nil, authn.Challenge(connect.NewError(connect.CodeUnauthenticated, errInvalid), v.invalid)
 	}
 	return claims, nil
@@ -171,10 +214,14 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
 	now := v.now()
 	if v.cacheSize > 0 {
 		v.mu.RLock()
-		claims, ok := v.cache[token]
+		entry, ok := v.cache[token]
 		v.mu.RUnlock()
-		if ok && now.Before(claims.Expiry) {
-			return claims, nil
+		if ok && now.Before(entry.claims.Expiry) {
+			if v.keys.set.Load().holds(entry.kid, entry.alg, &entry.thumbprint) {
+				return entry.claims, nil
+			}
+			// The key left the set: forget the token and judge it again.
+			v.forget(token, entry.claims)
 		}
 	}
 	parsed, err := josejwt.ParseSigned(token, v.algs)
@@ -182,16 +229,27 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
 		return nil, errInvalid
 	}
 	header := parsed.Headers[0]
-	key, err := v.keys.key(ctx, header.KeyID)
+	if !v.typeAllowed(header) {
+		return nil, errInvalid
+	}
+	var buf [maxCandidates]*setKey
+	keys, err := v.keys.candidates(ctx, buf[:0], header.KeyID, header.Algorithm)
 	if err != nil {
 		return nil, err
 	}
-	if !keyFits(key, header.Algorithm) {
-		return nil, errInvalid
+	var (
+		registered josejwt.Claims
+		extra      map[string]any
+		key        *setKey
+	)
+	for _, candidate := range keys {
+		registered, extra = josejwt.Claims{}, map[string]any{}
+		if parsed.Claims(candidate.Key, &registered, &extra) == nil {
+			key = candidate
+			break
+		}
 	}
-	var registered josejwt.Claims
-	extra := map[string]any{}
-	if err := parsed.Claims(key.Key, &registered, &extra); err != nil {
+	if key == nil {
 		return nil, errInvalid
 	}
 	if registered.Expiry == nil {
@@ -214,8 +272,34 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
 	if registered.IssuedAt != nil {
 		claims.IssuedAt = registered.IssuedAt.Time()
 	}
-	v.remember(token, claims, now)
+	v.remember(token, cacheEntry{claims: claims, kid: key.KeyID, alg: key.Algorithm, thumbprint: key.thumbprint}, now)
 	return claims, nil
+}
+
+// typeAllowed reports whether header's "typ" is one WithType allows.
+func (v *Verifier) typeAllowed(header jose.Header) bool {
+	if v.types == nil {
+		return true
+	}
+	typ, _ := header.ExtraHeaders[jose.HeaderType].(string)
+	typ = mediaTypeName(typ)
+	for _, allowed := range v.types {
+		if strings.EqualFold(typ, allowed) {
+			return true
+		}
+	}
+	return false
+}
+
+// mediaTypeName drops the "application/" prefix (in any case) of a "typ"
+// value, as RFC 7515 section 4.1.9 lets senders do when no other "/"
+// follows.
+func mediaTypeName(typ string) string {
+	const prefix = "application/"
+	if len(typ) > len(prefix) && strings.EqualFold(typ[:len(prefix)], prefix) && !strings.Contains(typ[len(prefix):], "/") {
+		return typ[len(prefix):]
+	}
+	return typ
 }
 
 // keyFits reports whether key may verify a signature made with alg: the
@@ -235,17 +319,17 @@ func keyFits(key jose.JSONWebKey, alg string) bool {
 	return false
 }
 
-// remember caches verified claims until the token expires, evicting
-// expired entries (or, if none, an arbitrary one) when the cache is full.
-func (v *Verifier) remember(token string, claims *Claims, now time.Time) {
-	if v.cacheSize <= 0 || !now.Before(claims.Expiry) {
+// remember caches a verified token until it expires, evicting expired
+// entries (or, if none, an arbitrary one) when the cache is full.
+func (v *Verifier) remember(token string, entry cacheEntry, now time.Time) {
+	if v.cacheSize <= 0 || !now.Before(entry.claims.Expiry) {
 		return
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if len(v.cache) >= v.cacheSize {
-		for t, c := range v.cache {
-			if !now.Before(c.Expiry) {
+		for t, e := range v.cache {
+			if !now.Before(e.claims.Expiry) {
 				delete(v.cache, t)
 			}
 		}
@@ -256,17 +340,35 @@ func (v *Verifier) remember(token string, claims *Claims, now time.Time) {
 			delete(v.cache, t)
 		}
 	}
-	v.cache[token] = claims
+	v.cache[token] = entry
+}
+
+// forget drops token's cache entry if it still holds claims.
+func (v *Verifier) forget(token string, claims *Claims) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if entry, ok := v.cache[token]; ok && entry.claims == claims {
+		delete(v.cache, token)
+	}
 }
 
 // AuthFunc returns an authn.AuthFunc that verifies the request's bearer
 // token and returns its *Claims as the identity. Rejections carry an RFC
-// 6750 challenge.
+// 6750 challenge: `Bearer realm="api"` when no token was sent, including
+// when the Authorization header uses another scheme (such as Basic), with
+// `error="invalid_token"` added when a bad one was. See [Verifier.Verify]
+// for when the key set's failure gives [connect.CodeUnavailable] instead.
 func (v *Verifier) AuthFunc() authn.AuthFunc {
 	return func(ctx context.Context, req *http.Request) (any, error) {
 		token, ok := authn.BearerToken(req)
 		if !ok {
-			if req.Header.Get("Authorization") == "" {
+			values := req.Header.Values("Authorization")
+			if len(values) == 0 || values[0] == "" {
+				return nil, authn.Challenge(connect.NewError(connect.CodeUnauthenticated, errMissing), v.missing)
+			}
+			if len(values) == 1 && !isBearer(values[0]) {
+				// RFC 6750 section 3.1: no error code when the client
+				// used another scheme.
 				return nil, authn.Challenge(connect.NewError(connect.CodeUnauthenticated, errMissing), v.missing)
 			}
 			return nil, authn.Challenge(connect.NewError(connect.CodeUnauthenticated, errInvalid), v.invalid)
@@ -280,3 +382,11 @@ func (v *Verifier) AuthFunc() authn.AuthFunc {
 }
 
 var errMissing = errors.New("credentials required")
+
+// isBearer reports whether an Authorization header value uses the Bearer
+// scheme (matched case-insensitively), with or without credentials.
+func isBearer(value string) bool {
+	const scheme = "Bearer"
+	return len(value) >= len(scheme) && strings.EqualFold(value[:len(scheme)], scheme) &&
+		(len(value) == len(scheme) || value[len(scheme)] == ' ')
+}
