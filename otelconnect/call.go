@@ -42,6 +42,7 @@ func clock() time.Duration { return time.Since(epoch) }
 type side struct {
 	cfg      *config
 	isClient bool
+	coding   errorCoding // how the adapter's connect-go codes errors
 	conv     Conventions
 	tracer   trace.Tracer
 	tracing  bool // the tracer is not a no-op
@@ -85,6 +86,11 @@ type call struct {
 	received          atomic.Int64
 	mu                sync.Mutex
 	err               error // the last Send or Receive error but io.EOF (client streams)
+
+	// requestSize and responseSize are a unary call's message sizes, which
+	// the old conventions record when it ends (see record); a protobuf
+	// message is under 2 GiB.
+	requestSize, responseSize int32
 }
 
 // withLabeler returns ctx with a Labeler: the one it has, or the call's.
@@ -314,11 +320,17 @@ func (c *call) message(sent bool, msg any) {
 		size = proto.Size(m)
 	}
 	if sizes {
-		h := s.inst.responseSize
-		if sent == s.isClient { // clients send requests, handlers receive them
-			h = s.inst.requestSize
+		request := sent == s.isClient // clients send requests, handlers receive them
+		switch {
+		case c.entry.spec.StreamType == connect.StreamTypeUnary && request:
+			c.requestSize = int32(size)
+		case c.entry.spec.StreamType == connect.StreamTypeUnary:
+			c.responseSize = int32(size)
+		case request:
+			s.inst.requestSize.Record(c.ctx, int64(size), c.entry.oldSizeOptions...)
+		default:
+			s.inst.responseSize.Record(c.ctx, int64(size), c.entry.oldSizeOptions...)
 		}
-		h.Record(c.ctx, int64(size), c.entry.oldSizeOptions...)
 	}
 	if events {
 		kind := receivedEvent
@@ -416,6 +428,16 @@ func (c *call) record(oe *outcomeEntry) {
 		if s.isClient {
 			requests, responses = responses, requests
 		}
+		if c.entry.spec.StreamType == connect.StreamTypeUnary {
+			// As otelconnect v0.9 records a unary call: its sizes when it
+			// ends, with its outcome's attributes as the duration, and one
+			// message each way, failed or not (a failed call's response is
+			// 0 bytes). Streams record each message's size as it goes, with
+			// the request attributes only.
+			s.inst.requestSize.Record(c.ctx, int64(c.requestSize), opts...)
+			s.inst.responseSize.Record(c.ctx, int64(c.responseSize), opts...)
+			requests, responses = 1, 1
+		}
 		s.inst.requestsPerRPC.Record(c.ctx, requests, opts...)
 		s.inst.responsesPerRPC.Record(c.ctx, responses, opts...)
 	}
@@ -435,7 +457,7 @@ func (c *call) endOnce(user bool, requestHeader, responseHeader metadata) {
 		return
 	}
 	err := c.lastError()
-	o := outcomeOf(err)
+	o := c.side.coding.outcome(err)
 	if err == nil && !user {
 		// Abandoned: the context ended before the stream did.
 		o = outcomeOfContext(c.ctx)

@@ -16,11 +16,18 @@ const (
 	ConventionsCurrent
 	// ConventionsOld emits the conventions of connectrpc.com/otelconnect
 	// v0.9 (versions up to v0.8 named gRPC-Web "grpc_web", where v0.9 and
-	// this package say "grpc"): rpc.server.duration and rpc.client.duration in milliseconds,
-	// the request and response size and messages-per-RPC histograms,
-	// rpc.system ("grpc" or "connect_rpc"), rpc.service and the short
-	// rpc.method, rpc.grpc.status_code or rpc.connect_rpc.error_code, and
-	// net.peer.name and net.peer.port.
+	// this package say "grpc"): rpc.server.duration and rpc.client.duration
+	// in milliseconds; the request and response size and messages-per-RPC
+	// histograms (a unary call's recorded when it ends, with the duration's
+	// attributes, and one message each way even when it fails, as v0.9
+	// does; a stream's sizes as each message goes, with the request
+	// attributes only); rpc.system ("grpc" or "connect_rpc"), rpc.service
+	// and the short rpc.method; rpc.grpc.status_code or
+	// rpc.connect_rpc.error_code; and, on clients only, net.peer.name and
+	// net.peer.port (the server's address). Unlike v0.9, handlers do not
+	// record the client's net.peer.name and net.peer.port, which make a new
+	// series of every client connection: [WithServerPeerAttributes] adds
+	// them to server spans, never to metrics.
 	ConventionsOld
 	// ConventionsDup emits both: the current and old metrics side by side,
 	// and spans with the attributes of both (the fully-qualified rpc.method

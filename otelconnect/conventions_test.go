@@ -6,10 +6,13 @@ import (
 	"testing"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/connectware/connectware/internal/assert"
 	testv1 "github.com/connectware/connectware/internal/gen/connectware/test/v1"
+	"github.com/connectware/connectware/internal/gen/connectware/test/v1/testv1connect"
 	"github.com/connectware/connectware/internal/testkit"
+	"github.com/connectware/connectware/internal/testkit/testkitv2"
 	"github.com/connectware/connectware/otelconnect"
 )
 
@@ -98,6 +101,104 @@ func TestOldConventions(t *testing.T) {
 		d := histFloat(t, tel.collect(t), "rpc.server.duration")
 		assert.True(t, contains(setAttrs(d[0].Attributes), "rpc.grpc.status_code=5"))
 	})
+}
+
+// TestOldConventionsUnaryMessages checks that under the old conventions,
+// alone or with the current ones, a unary call records its message sizes
+// and counts as otelconnect v0.9 does: when it ends, with the attributes of
+// its duration (its status included), and one message each way even when
+// it fails, its response then 0 bytes. It checks handlers and clients of
+// both connect-go majors, succeeding and failing, in every protocol.
+func TestOldConventionsUnaryMessages(t *testing.T) {
+	t.Parallel()
+	ping := &testv1.PingRequest{Number: 42, Text: "ping"}
+	fail := &testv1.FailRequest{Code: int32(connect.CodeNotFound)}
+	pingSize := int64(proto.Size(ping)) // PingServer echoes it: the response has the same size
+	failSize := int64(proto.Size(fail))
+	for _, conv := range []otelconnect.Conventions{otelconnect.ConventionsOld, otelconnect.ConventionsDup} {
+		tel := newTelemetry(t)
+		opt := otelconnect.WithConventions(conv)
+		v1 := tel.interceptor(t, opt)
+		server, client := tel.v2Interceptors(t, opt)
+		v1Mux := testkit.NewMux(&testkit.PingServer{}, connect.WithInterceptors(v1))
+		v2Handler := (&v2PingServer{}).handler(server)
+		for _, n := range v2Networks() {
+			srv1, srv2 := testkit.NewServer(t, v1Mux, n), testkit.NewServer(t, v2Handler, n)
+			for _, p := range testkit.Protocols() {
+				if !p.Supports(n) {
+					continue
+				}
+				c1 := testkit.NewClient(srv1, p, connect.WithInterceptors(v1))
+				c2 := testkitv2.NewClient(srv2, p, nil, client)
+				calls := []struct {
+					name          string
+					call          func(context.Context) error
+					failed        bool
+					request, resp int64
+				}{
+					{"v1", func(ctx context.Context) error {
+						_, err := c1.Ping(ctx, connect.NewRequest(ping))
+						return err
+					}, false, pingSize, pingSize},
+					{"v1/not_found", func(ctx context.Context) error {
+						_, err := c1.Fail(ctx, connect.NewRequest(fail))
+						return err
+					}, true, failSize, 0},
+					{"v2", func(ctx context.Context) error {
+						return c2.CallUnary(ctx, testkitv2.Spec(testv1connect.TestServicePingProcedure), ping, &testv1.PingResponse{})
+					}, false, pingSize, pingSize},
+					{"v2/not_found", func(ctx context.Context) error {
+						return c2.CallUnary(ctx, testkitv2.Spec(testv1connect.TestServiceFailProcedure), fail, &testv1.FailResponse{})
+					}, true, failSize, 0},
+				}
+				for _, call := range calls {
+					t.Run(conv.String()+"/"+n.String()+"/"+p.String()+"/"+call.name, func(t *testing.T) {
+						tel.collect(t)
+						err := call.call(callCtx(t))
+						if call.failed {
+							assert.Equal(t, codeOf(err), connect.CodeNotFound, err)
+						} else {
+							assert.NoError(t, err)
+						}
+						status := "rpc.connect_rpc.error_code=not_found"
+						switch {
+						case systemName(p) == "grpc" && call.failed:
+							status = "rpc.grpc.status_code=5"
+						case systemName(p) == "grpc":
+							status = "rpc.grpc.status_code=0"
+						case !call.failed:
+							status = "" // Connect has no status attribute on success
+						}
+						var names []string
+						for _, side := range []string{"server", "client"} {
+							for _, name := range []string{"duration", "request.size", "response.size", "requests_per_rpc", "responses_per_rpc"} {
+								names = append(names, "rpc."+side+"."+name)
+							}
+						}
+						ms := collectAll(t, tel, names...)
+						for _, side := range []string{"server", "client"} {
+							d := histFloat(t, ms, "rpc."+side+".duration")
+							assert.Equal(t, len(d), 1, side)
+							want := setAttrs(d[0].Attributes)
+							assert.True(t, status == "" || contains(want, status), side, want)
+							for name, sum := range map[string]int64{
+								"request.size":      call.request,
+								"response.size":     call.resp,
+								"requests_per_rpc":  1,
+								"responses_per_rpc": 1,
+							} {
+								h := histInt(t, ms, "rpc."+side+"."+name)
+								assert.Equal(t, len(h), 1, side, name)
+								assert.Equal(t, h[0].Count, uint64(1), side, name)
+								assert.Equal(t, h[0].Sum, sum, side, name)
+								assert.Equal(t, setAttrs(h[0].Attributes), want, side, name)
+							}
+						}
+					})
+				}
+			}
+		}
+	}
 }
 
 // TestDupConventions checks that ConventionsDup emits both sets of metrics

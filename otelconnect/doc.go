@@ -27,7 +27,11 @@
 //     server.address and server.port;
 //   - rpc.response.status_code is set on every call ("OK" on success, the
 //     upper-case code such as "NOT_FOUND" otherwise) and error.type on
-//     failures;
+//     failures; an error that is no connect-go error gets the code
+//     connect-go gives it on the wire (a handler's bare or wrapped
+//     context.Canceled is "CANCELED", context.DeadlineExceeded
+//     "DEADLINE_EXCEEDED"), where connectrpc.com/otelconnect says
+//     "UNKNOWN";
 //   - client spans are errors for every failure; server spans only for
 //     UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE and
 //     DATA_LOSS, as the conventions say;
@@ -49,6 +53,8 @@
 // A client stream ends at its first Receive error (io.EOF included), at
 // CloseResponse, or when its context ends, whichever comes first: a caller
 // that only cancels its context still gets its span and duration, once.
+// A client-streaming call answered with no message or two is UNIMPLEMENTED,
+// as connect-go's CloseAndReceive fails it.
 //
 // # connect-go v2
 //

@@ -2,19 +2,24 @@ package otelconnect_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
+	connectv2 "connectrpc.com/connect/v2"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/connectware/connectware/otelconnect"
 )
@@ -97,6 +102,46 @@ func (tel *telemetry) waitSpans(t testing.TB, n int) {
 	}
 }
 
+// collectAll collects until every metric of names has data, merging
+// collections: a call that ends on another goroutine (a handler that
+// answered already, a client stream abandoned to its context) records its
+// metrics just after its span ends.
+func collectAll(t *testing.T, tel *telemetry, names ...string) map[string]metricdata.Metrics {
+	t.Helper()
+	out := map[string]metricdata.Metrics{}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		for name, m := range tel.collect(t) {
+			if hasData(m) {
+				out[name] = m
+			}
+		}
+		missing := false
+		for _, name := range names {
+			if _, ok := out[name]; !ok {
+				missing = true
+			}
+		}
+		if !missing {
+			return out
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics %v, want %v", keys(out), names)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func hasData(m metricdata.Metrics) bool {
+	switch data := m.Data.(type) {
+	case metricdata.Histogram[float64]:
+		return len(data.DataPoints) > 0
+	case metricdata.Histogram[int64]:
+		return len(data.DataPoints) > 0
+	}
+	return true
+}
+
 // attrs renders attributes as sorted "key=value" strings.
 func attrs(kvs []attribute.KeyValue) []string {
 	out := make([]string, 0, len(kvs))
@@ -167,4 +212,75 @@ func attributeString(k, v string) attribute.KeyValue { return attribute.String(k
 
 func metricBuckets(bounds ...float64) metric.Float64HistogramOption {
 	return metric.WithExplicitBucketBoundaries(bounds...)
+}
+
+// codeOf is the code of an error of either connect-go major, or 0 for nil.
+func codeOf(err error) connect.Code {
+	if err == nil {
+		return 0
+	}
+	if e, ok := errors.AsType[*connectv2.Error](err); ok && e != nil {
+		return connect.Code(e.Code())
+	}
+	return connect.CodeOf(err)
+}
+
+// isServerFault reports whether a server span fails with code, as the
+// conventions say.
+func isServerFault(code connect.Code) bool {
+	switch code {
+	case connect.CodeUnknown, connect.CodeDeadlineExceeded, connect.CodeUnimplemented,
+		connect.CodeInternal, connect.CodeUnavailable, connect.CodeDataLoss:
+		return true
+	}
+	return false
+}
+
+// checkServerRecorded checks that tel recorded one server span and one
+// duration, with code (0 for OK) and the span status the conventions give
+// it.
+func checkServerRecorded(t *testing.T, tel *telemetry, code connect.Code) {
+	t.Helper()
+	checkRecorded(t, tel, trace.SpanKindServer, "rpc.server.call.duration", code)
+}
+
+// checkClientRecorded checks the same of a client call, and returns its
+// span.
+func checkClientRecorded(t *testing.T, tel *telemetry, code connect.Code) sdktrace.ReadOnlySpan {
+	t.Helper()
+	return checkRecorded(t, tel, trace.SpanKindClient, "rpc.client.call.duration", code)
+}
+
+func checkRecorded(t *testing.T, tel *telemetry, kind trace.SpanKind, duration string, code connect.Code) sdktrace.ReadOnlySpan {
+	t.Helper()
+	status, wantStatus := "OK", codes.Unset
+	if code != 0 {
+		status = strings.ToUpper(code.String())
+		if kind == trace.SpanKindClient || isServerFault(code) {
+			wantStatus = codes.Error
+		}
+	}
+	tel.waitSpans(t, 1)
+	spans := tel.ended()
+	if len(spans) != 1 {
+		t.Fatalf("%d spans ended, want 1", len(spans))
+	}
+	span := spans[0]
+	if span.SpanKind() != kind {
+		t.Fatalf("span kind %v, want %v", span.SpanKind(), kind)
+	}
+	if a := attrs(span.Attributes()); !contains(a, "rpc.response.status_code="+status) {
+		t.Errorf("span attributes %v, want rpc.response.status_code=%s", a, status)
+	}
+	if span.Status().Code != wantStatus {
+		t.Errorf("span status %v, want %v", span.Status().Code, wantStatus)
+	}
+	points := histFloat(t, collectAll(t, tel, duration), duration)
+	if len(points) != 1 {
+		t.Fatalf("%d %s points, want 1", len(points), duration)
+	}
+	if a := setAttrs(points[0].Attributes); !contains(a, "rpc.response.status_code="+status) {
+		t.Errorf("%s attributes %v, want rpc.response.status_code=%s", duration, a, status)
+	}
+	return span
 }

@@ -2,7 +2,9 @@ package otelconnect
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 
@@ -37,11 +39,11 @@ var _ connect.Interceptor = (*Interceptor)(nil)
 // created.
 func NewInterceptor(options ...Option) (*Interceptor, error) {
 	cfg := newConfig(options)
-	client, err := newSide(cfg, true)
+	client, err := newSide(cfg, true, codingV1)
 	if err != nil {
 		return nil, err
 	}
-	server, err := newSide(cfg, false)
+	server, err := newSide(cfg, false, codingV1)
 	if err != nil {
 		return nil, err
 	}
@@ -71,8 +73,9 @@ func newConfig(options []Option) *config {
 }
 
 // newSide returns the recorder of one side (handler or client) of the
-// calls, which both connect-go majors' adapters share.
-func newSide(cfg *config, isClient bool) (*side, error) {
+// calls, which both connect-go majors' adapters share; coding is how the
+// adapter's connect-go codes errors.
+func newSide(cfg *config, isClient bool, coding errorCoding) (*side, error) {
 	tracer := cfg.tracerProvider.Tracer(instrumentationName, trace.WithInstrumentationVersion(instrumentationVersion))
 	meter := cfg.meterProvider.Meter(instrumentationName, metric.WithInstrumentationVersion(instrumentationVersion))
 	s, err := newSideWith(cfg, isClient, tracer, meter)
@@ -82,6 +85,7 @@ func newSide(cfg *config, isClient bool) (*side, error) {
 		}
 		return nil, fmt.Errorf("otelconnect: handler instruments: %w", err)
 	}
+	s.coding = coding
 	return s, nil
 }
 
@@ -146,7 +150,7 @@ func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 				s.inject(ctx, c.span, headerCarrier(resHeader))
 			}
 		}
-		c.finish(outcomeOf(err), err, nil, v1Header(resHeader))
+		c.finish(s.coding.outcome(err), err, nil, v1Header(resHeader))
 		return res, err
 	}
 }
@@ -175,14 +179,17 @@ func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) co
 			// cost per message.
 			err = next(ctx, conn)
 		}
-		c.finish(outcomeOf(err), err, nil, v1Header(conn.ResponseHeader()))
+		c.finish(s.coding.outcome(err), err, nil, v1Header(conn.ResponseHeader()))
 		return err
 	}
 }
 
 // WrapStreamingClient records streaming calls on clients. A call ends at the
 // first Receive error (io.EOF included), at CloseResponse, or when its
-// context ends, whichever comes first; it is recorded exactly once.
+// context ends, whichever comes first; it is recorded exactly once. Its
+// outcome is the last error of Send, CloseRequest or Receive other than
+// io.EOF; a client-streaming call whose response stream has no message, or
+// a second one, is UNIMPLEMENTED, as connect-go's CloseAndReceive fails it.
 func (i *Interceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
 	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
 		s := i.client
@@ -229,6 +236,9 @@ type clientConn struct {
 	connect.StreamingClientConn
 	call call
 	stop func() bool // stops watching the context, or nil
+	// responses counts the responses of a client-streaming call, which
+	// must have exactly one (see Receive).
+	responses int
 }
 
 func (c *clientConn) Send(msg any) error {
@@ -238,14 +248,41 @@ func (c *clientConn) Send(msg any) error {
 	return err
 }
 
+// CloseRequest closes the request side, keeping its error as the call's:
+// connect-go's CloseAndReceive returns it.
 func (c *clientConn) CloseRequest() error {
 	c.call.captureRequest(v1Header(c.RequestHeader()))
-	return c.StreamingClientConn.CloseRequest()
+	err := c.StreamingClientConn.CloseRequest()
+	c.call.setError(err)
+	return err
 }
 
+// Errors of a client-streaming call whose response stream does not hold
+// exactly one message, as connect-go's CloseAndReceive (receiveUnaryMessage)
+// makes them outside the stream, where the interceptor cannot see them.
+var (
+	errZeroResponses     = connect.NewError(connect.CodeUnimplemented, errors.New("unary response has zero messages"))
+	errMultipleResponses = connect.NewError(connect.CodeUnimplemented, errors.New("unary response has multiple messages"))
+)
+
+// Receive receives a response message and records it; its first error ends
+// the call. A client-streaming call that ends with no response, or
+// receives a second one, is recorded as connect-go's CloseAndReceive fails
+// it: UNIMPLEMENTED (the gRPC status codes' "cardinality violation").
 func (c *clientConn) Receive(msg any) error {
 	err := c.StreamingClientConn.Receive(msg)
-	if c.call.clientReceived(msg, err) {
+	if c.call.entry.spec.StreamType == connect.StreamTypeClient {
+		switch {
+		case err == nil:
+			c.responses++
+			if c.responses > 1 {
+				c.call.setError(errMultipleResponses)
+			}
+		case errors.Is(err, io.EOF) && c.responses == 0:
+			c.call.setError(errZeroResponses)
+		}
+	}
+	if c.call.clientReceived(msg, err) || c.responses > 1 {
 		c.end()
 	}
 	return err

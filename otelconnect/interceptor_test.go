@@ -2,10 +2,12 @@ package otelconnect_test
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 
 	"github.com/connectware/connectware/internal/assert"
 	testv1 "github.com/connectware/connectware/internal/gen/connectware/test/v1"
+	"github.com/connectware/connectware/internal/gen/connectware/test/v1/testv1connect"
 	"github.com/connectware/connectware/internal/testkit"
 	"github.com/connectware/connectware/internal/testkit/testkitv2"
 	"github.com/connectware/connectware/otelconnect"
@@ -248,7 +251,7 @@ func TestClientStreamCanceled(t *testing.T) {
 				a := attrs(spans[0].Attributes())
 				assert.True(t, contains(a, "rpc.response.status_code=CANCELED"), a)
 				assert.True(t, contains(a, `rpc.request.metadata.x-test-echo=["c1"]`), a)
-				points := histFloat(t, tel.collect(t), "rpc.client.call.duration")
+				points := histFloat(t, collectAll(t, tel, "rpc.client.call.duration"), "rpc.client.call.duration")
 				assert.Equal(t, len(points), 1)
 				assert.Equal(t, points[0].Count, uint64(1))
 				// Closing afterwards records nothing more.
@@ -274,7 +277,7 @@ func TestClientStreamCanceled(t *testing.T) {
 				a := attrs(tel.ended()[0].Attributes())
 				assert.True(t, contains(a, "rpc.response.status_code=CANCELED"), a)
 				assert.True(t, contains(a, `rpc.request.metadata.x-test-echo=["c2"]`), a)
-				points := histFloat(t, tel.collect(t), "rpc.client.call.duration")
+				points := histFloat(t, collectAll(t, tel, "rpc.client.call.duration"), "rpc.client.call.duration")
 				assert.Equal(t, points[0].Count, uint64(1))
 				// The stream must still be released.
 				_ = stream.CloseRequest()
@@ -301,6 +304,136 @@ func TestClientStreamClosedEarly(t *testing.T) {
 	assert.Equal(t, len(tel.ended()), 1)
 	points := histFloat(t, tel.collect(t), "rpc.client.call.duration")
 	assert.Equal(t, points[0].Count, uint64(1))
+}
+
+// TestClientStreamResponseCardinality checks that a client-streaming call
+// answered with no message or two, with an OK status, is recorded as
+// connect-go's CloseAndReceive fails it: UNIMPLEMENTED, with its message
+// (it checks outside the stream, where the interceptor does not see it).
+// The connect-go v2 client checks inside the stream: both majors agree.
+func TestClientStreamResponseCardinality(t *testing.T) {
+	t.Parallel()
+	tel := newTelemetry(t)
+	interceptor := tel.interceptor(t)
+	_, interceptorV2 := tel.v2Interceptors(t)
+	var responses atomic.Int32
+	mux := http.NewServeMux()
+	// A misbehaving Sum: a server-streaming handler (so that it serves
+	// HTTP/1.1 too) answering the one request with as many messages as
+	// responses says.
+	mux.Handle(testv1connect.TestServiceSumProcedure, connect.NewServerStreamHandler(testv1connect.TestServiceSumProcedure,
+		func(_ context.Context, _ *connect.Request[testv1.SumRequest], stream *connect.ServerStream[testv1.SumResponse]) error {
+			for range responses.Load() {
+				if err := stream.Send(&testv1.SumResponse{Sum: 1}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
+	testkit.Matrix(t, mux, func(t *testing.T, c testkit.Case) {
+		client := c.Client(connect.WithInterceptors(interceptor))
+		clientV2 := testkitv2.NewClient(c.Server, c.Protocol, nil, interceptorV2)
+		for _, n := range []int32{0, 1, 2} {
+			want, message := connect.CodeUnimplemented, "unary response has zero messages"
+			switch n {
+			case 1:
+				want, message = 0, ""
+			case 2:
+				message = "unary response has multiple messages"
+			}
+			t.Run("responses="+strconv.Itoa(int(n)), func(t *testing.T) {
+				tel.ended()
+				tel.collect(t)
+				responses.Store(n)
+				stream := client.Sum(callCtx(t))
+				assert.NoError(t, stream.Send(&testv1.SumRequest{Number: 1}))
+				_, err := stream.CloseAndReceive()
+				assert.Equal(t, codeOf(err), want, err)
+				span := checkClientRecorded(t, tel, want)
+				if want != 0 {
+					connectErr, ok := errors.AsType[*connect.Error](err)
+					assert.True(t, ok, err)
+					assert.Equal(t, connectErr.Message(), message)
+					assert.Equal(t, span.Status().Description, message, "span status")
+				}
+			})
+			t.Run("v2/responses="+strconv.Itoa(int(n)), func(t *testing.T) {
+				tel.ended()
+				tel.collect(t)
+				responses.Store(n)
+				stream, err := clientV2.CallClientStream(callCtx(t), testkitv2.SpecOf(connect.StreamTypeClient))
+				assert.NoError(t, err)
+				assert.NoError(t, stream.Send(&testv1.SumRequest{Number: 1}))
+				assert.NoError(t, stream.CloseSend())
+				err = stream.Receive(&testv1.SumResponse{})
+				_ = stream.Close()
+				assert.Equal(t, codeOf(err), want, err)
+				checkClientRecorded(t, tel, want)
+			})
+		}
+	})
+}
+
+// failingCloseRequest sits inside the interceptor under test on a client
+// and fails its streams' CloseRequest with err, after closing them, as an
+// interceptor enforcing a request quota might.
+type failingCloseRequest struct{ err error }
+
+func (failingCloseRequest) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc { return next }
+
+func (f failingCloseRequest) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
+		return &closeRequestConn{StreamingClientConn: next(ctx, spec), err: f.err}
+	}
+}
+
+func (failingCloseRequest) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return next
+}
+
+type closeRequestConn struct {
+	connect.StreamingClientConn
+	err error
+}
+
+func (c *closeRequestConn) CloseRequest() error {
+	_ = c.StreamingClientConn.CloseRequest()
+	return c.err
+}
+
+// TestClientStreamCloseRequestError checks that a client stream whose
+// CloseRequest fails is recorded with that error, for every network,
+// protocol and streaming kind, as a connect-go v2 stream's CloseSend error
+// is: connect-go's CloseAndReceive and CallServerStream return it (a
+// server stream whose request fails to close is never handed to the
+// caller, and ends with its context), and a bidi caller may ignore it.
+func TestClientStreamCloseRequestError(t *testing.T) {
+	t.Parallel()
+	tel := newTelemetry(t)
+	quota := connect.NewError(connect.CodeResourceExhausted, errors.New("request quota spent"))
+	interceptors := connect.WithInterceptors(tel.interceptor(t), failingCloseRequest{quota})
+	testkit.Matrix(t, testkit.NewMux(&testkit.PingServer{}), func(t *testing.T, c testkit.Case) {
+		client := c.Client(interceptors)
+		for _, st := range []connect.StreamType{connect.StreamTypeClient, connect.StreamTypeServer, connect.StreamTypeBidi} {
+			if !testkit.SupportsStream(c.Network, st) {
+				continue
+			}
+			t.Run(testkit.StreamTypeName(st), func(t *testing.T) {
+				tel.ended()
+				tel.collect(t)
+				ctx, cancel := context.WithCancel(context.Background())
+				_, _, err := testkit.Call(ctx, client, st, nil)
+				cancel()
+				if st == connect.StreamTypeBidi {
+					assert.NoError(t, err) // the caller ignores it
+				} else {
+					assert.Equal(t, err, error(quota))
+				}
+				span := checkClientRecorded(t, tel, connect.CodeResourceExhausted)
+				assert.Equal(t, span.Status().Description, "request quota spent")
+			})
+		}
+	})
 }
 
 func TestServerPeerAttributes(t *testing.T) {

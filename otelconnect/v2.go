@@ -36,7 +36,7 @@ import (
 // It has the signature of the function of the same name in
 // connectrpc.com/otelconnect v0.12.0.
 func NewServerInterceptor(options ...Option) (connectv2.ServerInterceptor, error) {
-	s, err := newSide(newConfig(options), false)
+	s, err := newSide(newConfig(options), false, codingV2Server)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +64,7 @@ func NewServerInterceptor(options ...Option) (connectv2.ServerInterceptor, error
 // It has the signature of the function of the same name in
 // connectrpc.com/otelconnect v0.12.0.
 func NewClientInterceptor(options ...Option) (connectv2.ClientInterceptor, error) {
-	s, err := newSide(newConfig(options), true)
+	s, err := newSide(newConfig(options), true, codingV2Client)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +102,7 @@ func (s *side) serveV2(ctx context.Context, specV2 connectv2.Spec, stream connec
 		// As on v1, where a failed unary call has no response.
 		captured = nil
 	}
-	c.finish(outcomeOf(err), err, nil, captured)
+	c.finish(s.coding.outcome(err), err, nil, captured)
 	return err
 }
 
@@ -253,15 +253,6 @@ func specToV2(spec connect.Spec) connectv2.Spec {
 		Schema:           spec.Schema,
 		Procedure:        spec.Procedure,
 	}
-}
-
-// outcomeOfV2 classifies a call's error that is no connect-go v1 error:
-// a v2 error (codes have the same values in both majors), or UNKNOWN.
-func outcomeOfV2(err error) outcome {
-	if isNotModifiedV2(err) {
-		return outcomeNotModified
-	}
-	return outcomeOfCode(connect.Code(connectv2.CodeOf(err)))
 }
 
 // errorStringType is the type of errors.New's errors.

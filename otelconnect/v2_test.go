@@ -307,7 +307,7 @@ func TestV2ClientStreamCanceled(t *testing.T) {
 				assert.Equal(t, len(spans), 1)
 				a := attrs(spans[0].Attributes())
 				assert.True(t, contains(a, "rpc.response.status_code=CANCELED"), a)
-				points := histFloat(t, tel.collect(t), "rpc.client.call.duration")
+				points := histFloat(t, collectAll(t, tel, "rpc.client.call.duration"), "rpc.client.call.duration")
 				assert.Equal(t, len(points), 1)
 				assert.Equal(t, points[0].Count, uint64(1))
 				// Ending the stream afterwards records nothing more.
@@ -336,7 +336,7 @@ func TestV2ClientStreamCanceled(t *testing.T) {
 				a := attrs(tel.ended()[0].Attributes())
 				assert.True(t, contains(a, "rpc.response.status_code=CANCELED"), a)
 				assert.True(t, contains(a, `rpc.request.metadata.x-test-echo=["c3"]`), a)
-				points := histFloat(t, tel.collect(t), "rpc.client.call.duration")
+				points := histFloat(t, collectAll(t, tel, "rpc.client.call.duration"), "rpc.client.call.duration")
 				assert.Equal(t, points[0].Count, uint64(1))
 				_ = stream.CloseSend()
 				_ = stream.Close()
