@@ -43,6 +43,27 @@
 //     server is at fault, not the caller. (connectrpc.com/validate reports
 //     these as InvalidArgument or Unknown.)
 //
+// A client or bidi stream that fails after earlier messages went out is
+// canceled, and its request stream is not closed cleanly, so that the
+// server's handler sees it end in an error instead of taking the messages
+// it got for all of them. connect-go closes a request body only cleanly,
+// and net/http acts on a cancellation in its own time, so this is exact
+// over HTTP/2, with two known limits:
+//
+//   - Over HTTP/1.1 before any response, the request body is closed 100 ms
+//     after the cancellation, which net/http needs to let go of the stream:
+//     a transport slower than that to drop the connection lets the clean
+//     end of the body through.
+//   - A connect-go v2 stream on the Connect protocol over HTTP/2, once the
+//     response has started, may end cleanly: connect-go v2 closes it request
+//     side first. So may any connect-go v2 stream closed while a Receive
+//     waits on a started response, as Close must unblock it.
+//
+// Both would be exact if connect-go closed its request pipe with an error
+// when the call's context is done, in newDuplexHTTPCall:
+//
+//	context.AfterFunc(ctx, func() { pipeWriter.CloseWithError(ctx.Err()) })
+//
 // Beyond the official package, [WithIgnoreMessages] and
 // [WithIgnoreProcedures] exempt message types and procedures, and
 // [WithFailureHook] reports every failure (for metrics or logs) without

@@ -5,7 +5,6 @@ package validate
 import (
 	"context"
 	"sync/atomic"
-	"time"
 
 	"connectrpc.com/connect"
 )
@@ -64,9 +63,11 @@ func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 // the call has failed: later Sends and Receives return the same error. If
 // nothing had been sent yet, nothing is sent at all, closing included; if
 // earlier messages of a client or bidi stream were already sent, the call
-// is canceled, so that the server does not take the truncated stream for a
-// complete one: the server's stream ends in an error, not a clean end of
-// the request.
+// is canceled and its request stream is never closed cleanly, so that the
+// server does not take the truncated stream for a complete one: the
+// server's stream ends in an error. CloseResponse must still be called, as
+// connect-go requires: it releases the stream (see the package
+// documentation for the limits of this guarantee).
 //
 // connectrpc.com/validate only fails the one Send, and for a server stream
 // still sends an empty request when the stream is closed.
@@ -79,6 +80,7 @@ func (i *Interceptor) WrapStreamingClient(next connect.StreamingClientFunc) conn
 		if spec.StreamType&connect.StreamTypeClient != 0 {
 			// Only streams that send several messages can fail half-way.
 			ctx, conn.cancel = context.WithCancel(ctx)
+			ctx = conn.wire.trace(ctx)
 		}
 		conn.StreamingClientConn = next(ctx, spec)
 		return conn
@@ -119,7 +121,9 @@ type clientConn struct {
 	interceptor *Interceptor
 	ctx         context.Context
 	cancel      context.CancelFunc // nil unless the client sends a stream
+	wire        wire               // what net/http did, when cancel is set
 	sent        atomic.Bool        // a request reached the inner conn
+	responded   atomic.Bool        // a response message arrived
 	failed      atomic.Pointer[connect.Error]
 }
 
@@ -146,9 +150,9 @@ func (c *clientConn) fail(err *connect.Error) error {
 
 func (c *clientConn) CloseRequest() error {
 	if c.failed.Load() != nil {
-		// Either nothing went on the wire, or the call is canceled: a clean
-		// end of the request stream would let the server take what it got
-		// for the whole stream.
+		// Either nothing went on the wire, or the call is canceled and
+		// CloseResponse closes the request when that cannot end it
+		// cleanly (see wire.release).
 		return nil
 	}
 	return c.StreamingClientConn.CloseRequest()
@@ -161,6 +165,7 @@ func (c *clientConn) Receive(msg any) error {
 	if err := c.StreamingClientConn.Receive(msg); err != nil {
 		return err
 	}
+	c.responded.Store(true)
 	if v := c.interceptor.config.checkResponse(msg); !v.ok() {
 		return c.fail(c.interceptor.reject(c.ctx, c.Spec(), msg, v, true))
 	}
@@ -175,18 +180,18 @@ func (c *clientConn) CloseResponse() error {
 			}
 			return nil // nothing went on the wire
 		}
-		// The call was canceled when it failed. Closing the request stream
-		// now could deliver a clean end of the request body before the
-		// cancellation resets the stream (HTTP/2) or closes the connection
-		// (HTTP/1.1), and the server would take what it got for the whole
-		// stream. Over HTTP/2 connect-go closes the body itself once the
-		// canceled request has returned; over HTTP/1.1 the transport waits
-		// for the body to end before the request returns, so it is released
-		// after releaseDelay (see v2.go), by which time the cancellation has
-		// closed the connection.
-		err := c.StreamingClientConn.CloseResponse()
-		time.AfterFunc(releaseDelay, func() { _ = c.StreamingClientConn.CloseRequest() })
-		return err
+		if c.cancel != nil {
+			// The stream was canceled when it failed. Closing the response
+			// first makes net/http act on the cancellation even where it
+			// would not (HTTP/2 once the response is in); the request
+			// side goes last, when that cannot end it cleanly.
+			err := c.StreamingClientConn.CloseResponse()
+			c.wire.release(c.responded.Load(),
+				func() { _ = c.StreamingClientConn.CloseResponse() },
+				func() { _ = c.StreamingClientConn.CloseRequest() },
+			)
+			return err
+		}
 	}
 	err := c.StreamingClientConn.CloseResponse()
 	if c.cancel != nil {

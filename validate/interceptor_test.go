@@ -131,7 +131,9 @@ func TestClientSendError(t *testing.T) {
 // TestClientMidStream checks that when a client stream's second message
 // is invalid, the call fails locally, the invalid message never reaches the
 // server, and the server's handler, which got the first message, still
-// ends (the canceled request leaves neither side waiting).
+// ends (the canceled request leaves neither side waiting). Over HTTP/2 it
+// ends in an error; over HTTP/1.1 that rests on timing (see the package
+// documentation), so only the end is checked.
 func TestClientMidStream(t *testing.T) {
 	t.Parallel()
 	rec := &recorder{sumEnded: make(chan error, 1), sumSaw: make(chan int64, 1)}
@@ -154,7 +156,9 @@ func TestClientMidStream(t *testing.T) {
 				// The call was canceled: the server must not see a clean
 				// end of the request stream and take the one message it
 				// got for all of them.
-				assert.Error(t, err, "the server saw the truncated stream end cleanly")
+				if c.Network.HTTP2() {
+					assert.Error(t, err, "the server saw the truncated stream end cleanly")
+				}
 			case <-ctx.Done():
 				t.Fatal("the server's handler never ended")
 			}

@@ -4,10 +4,14 @@ package validate
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
-	"time"
 
 	"connectrpc.com/connect/v2"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/dynamicpb"
+	"google.golang.org/protobuf/types/known/emptypb"
 )
 
 // This file is the connect-go v2 adapter: it wraps v2 streams and turns
@@ -50,8 +54,11 @@ func NewServerInterceptor(opts ...Option) connect.ServerInterceptor {
 // Once a message fails, the call has failed: later Sends and Receives
 // return the same error. If no message (and no header) had been sent, no
 // request is made at all, CloseSend and Close included; otherwise the
-// stream is canceled at once, so that the server does not take what it got
-// for the whole stream, and released shortly after in the background.
+// stream is canceled at once and its request stream is not closed
+// cleanly, so that the server does not take what it got for the whole
+// stream (see the package documentation for the limits of this
+// guarantee). The stream is released without waiting for Close; Close
+// still unblocks a pending Receive.
 //
 // It has the signature of the function of the same name in
 // connectrpc.com/validate v0.9.0.
@@ -62,12 +69,13 @@ func NewClientInterceptor(opts ...Option) connect.ClientInterceptor {
 			if cfg.skipsProcedure(spec.Procedure) {
 				return next(ctx, spec)
 			}
-			s := &clientStream{config: cfg, ctx: ctx, procedure: spec.Procedure}
+			s := &clientStream{config: cfg, ctx: ctx, procedure: spec.Procedure, schema: spec.Schema}
 			if spec.StreamType != connect.StreamTypeUnary {
 				// A stream may already be on the wire when a message fails:
 				// it then has to be canceled. (A unary request is one
 				// message: if it fails, nothing has been sent.)
 				ctx, s.cancel = context.WithCancel(ctx)
+				ctx = s.wire.trace(ctx)
 			}
 			stream, err := next(ctx, spec)
 			if err != nil {
@@ -120,16 +128,27 @@ func (s *serverStream) Send(msg any) error {
 
 // clientStream validates the messages of a client's stream. Send,
 // SendHeaders and CloseSend run on one goroutine, Receive and Close perhaps
-// on another, hence the atomics.
+// on another, hence the atomics and the lock.
 type clientStream struct {
 	connect.ClientStream
 
 	config    *config
 	ctx       context.Context
 	procedure string
+	schema    any                // the Spec's, to decode what closeResponse drains
 	cancel    context.CancelFunc // nil for unary calls
+	wire      wire               // what net/http did, when cancel is set
 	opened    atomic.Bool        // headers or a request reached the inner stream
+	responded atomic.Bool        // a response message arrived
+	inReceive atomic.Bool        // a Receive is inside the inner stream
 	failed    atomic.Pointer[connect.Error]
+
+	// receiving is held while the inner stream's receive side is in use,
+	// by Receive or by release, which both use the inner Receive: connect-go
+	// allows only one at a time.
+	receiving sync.Mutex
+	released  bool // release has run; guarded by receiving
+	sample    any  // the caller's last Receive message; guarded by receiving
 }
 
 func (c *clientStream) SendHeaders() error {
@@ -145,7 +164,7 @@ func (c *clientStream) Send(msg any) error {
 		return err
 	}
 	if v := c.config.checkRequest(msg); !v.ok() {
-		return c.fail(rejectV2(c.ctx, c.config, c.procedure, true, false, msg, v))
+		return c.fail(rejectV2(c.ctx, c.config, c.procedure, true, false, msg, v), false)
 	}
 	c.opened.Store(true)
 	return c.ClientStream.Send(msg)
@@ -154,27 +173,82 @@ func (c *clientStream) Send(msg any) error {
 // fail records err as the outcome of the call. A stream is canceled: if
 // it is on the wire, that ends it abnormally, so that the server does not
 // take what it got for the whole stream; if not, it only releases the
-// context. A canceled stream on the wire is then closed after
-// releaseDelay, in the background: the HTTP/1.1 transport needs the
-// request body closed to let go of the connection even after the
-// cancellation, and closing it before the transport has acted on the
-// cancellation would end the request stream cleanly.
-func (c *clientStream) fail(err *connect.Error) error {
+// context. The canceled stream is then released (see release) as soon as
+// its receive side is free: at once, or when a pending Receive returns.
+// locked is true when the caller holds c.receiving.
+func (c *clientStream) fail(err *connect.Error, locked bool) error {
 	if !c.failed.CompareAndSwap(nil, err) {
 		return c.failed.Load()
 	}
 	if c.cancel != nil {
 		c.cancel()
-		if c.opened.Load() {
-			time.AfterFunc(releaseDelay, func() { _ = c.ClientStream.Close() })
+		if locked {
+			c.release()
+		} else if c.receiving.TryLock() {
+			c.release()
+			c.receiving.Unlock()
 		}
 	}
 	return err
 }
 
-// releaseDelay is how long a canceled client stream stays open so that
-// the transport acts on the cancellation before the request body ends.
-const releaseDelay = 100 * time.Millisecond
+// release lets go of a failed, canceled stream on the wire without ending
+// its request stream cleanly; c.receiving is held. It closes the response
+// side first (see closeResponse), then the rest as wire.release says.
+func (c *clientStream) release() {
+	if c.released || c.cancel == nil || !c.opened.Load() {
+		return
+	}
+	c.released = true
+	c.closeResponse()
+	c.wire.release(c.responded.Load(),
+		func() {
+			c.receiving.Lock() // free: the stream is released
+			c.closeResponse()
+			c.receiving.Unlock()
+		},
+		func() { _ = c.ClientStream.Close() },
+	)
+}
+
+// closeResponse closes the response side of a canceled stream, if
+// connect-go has a response; c.receiving is held. connect-go v2 has no way
+// to do that but a Receive: canceled, it fails at once, and connect-go then
+// closes the response, which makes net/http act on the cancellation. With
+// the Connect protocol, though, a Receive that fails with a response in
+// closes the request first: over HTTP/2 the request stream may then end
+// cleanly, and nothing here can prevent it.
+//
+// Messages already at hand may come first; past maxDrained of them (a
+// stream that ignores its context, as a fake may) the stream is closed
+// instead.
+func (c *clientStream) closeResponse() {
+	discard := c.newResponse()
+	for range maxDrained {
+		if c.ClientStream.Receive(discard) != nil {
+			return
+		}
+	}
+	_ = c.ClientStream.Close()
+}
+
+// maxDrained bounds the messages closeResponse reads from a canceled
+// stream.
+const maxDrained = 64
+
+// newResponse returns a message for closeResponse to drain into, of the
+// response type (a transport may insist on the type, as connectinprocess's
+// proto.Merge does): a new one of the type the caller's Receive used, or
+// from the Spec's schema, else an Empty.
+func (c *clientStream) newResponse() any {
+	if m, ok := c.sample.(proto.Message); ok {
+		return m.ProtoReflect().New().Interface()
+	}
+	if md, ok := c.schema.(protoreflect.MethodDescriptor); ok {
+		return dynamicpb.NewMessage(md.Output())
+	}
+	return &emptypb.Empty{}
+}
 
 func (c *clientStream) CloseSend() error {
 	if c.failed.Load() != nil {
@@ -188,38 +262,65 @@ func (c *clientStream) CloseSend() error {
 }
 
 func (c *clientStream) Receive(msg any) error {
+	c.receiving.Lock()
+	defer c.receiving.Unlock()
 	if err := c.failed.Load(); err != nil {
+		c.release() // unless done already
 		return err
 	}
 	c.opened.Store(true) // the first Receive opens the stream
-	if err := c.ClientStream.Receive(msg); err != nil {
+	c.sample = msg
+	c.inReceive.Store(true)
+	err := c.ClientStream.Receive(msg)
+	c.inReceive.Store(false)
+	if err != nil {
 		// The response is over (io.EOF or an error) and the transport has
 		// released the stream; release the context too.
 		if c.cancel != nil {
 			c.cancel()
 		}
+		if failed := c.failed.Load(); failed != nil {
+			c.release() // the call failed while this Receive was pending
+			return failed
+		}
 		return err
 	}
+	c.responded.Store(true)
 	if v := c.config.checkResponse(msg); !v.ok() {
-		return c.fail(rejectV2(c.ctx, c.config, c.procedure, true, true, msg, v))
+		return c.fail(rejectV2(c.ctx, c.config, c.procedure, true, true, msg, v), true)
 	}
 	return nil
 }
 
 func (c *clientStream) Close() error {
-	if c.failed.Load() != nil {
-		if c.cancel == nil && c.opened.Load() {
+	if c.failed.Load() == nil {
+		err := c.ClientStream.Close()
+		if c.cancel != nil {
+			c.cancel()
+		}
+		return err
+	}
+	if c.cancel == nil {
+		if c.opened.Load() {
 			// An invalid unary response: the request was complete.
 			return c.ClientStream.Close()
 		}
-		// Either nothing went on the wire (and closing the inner stream
-		// would send an empty request), or the stream is canceled and
-		// about to be released (see fail).
+		return nil // nothing went on the wire
+	}
+	c.cancel() // fail may not have come to it yet
+	if c.receiving.TryLock() {
+		c.release() // unless done already, or nothing went on the wire
+		c.receiving.Unlock()
 		return nil
 	}
-	err := c.ClientStream.Close()
-	if c.cancel != nil {
-		c.cancel()
+	// The receive side is busy, with release or with a Receive, which
+	// releases the stream when it returns. The cancellation makes the inner
+	// Receive return at once, unless it was already reading the response
+	// over HTTP/2, where net/http ignores the cancellation: then only the
+	// inner Close unblocks it, and that closes the request before the
+	// response, so that the request stream may end cleanly.
+	if c.inReceive.Load() && !c.wire.cancelUnblocksReceive() {
+		_ = c.ClientStream.Close()
 	}
-	return err
+	return nil
 }
