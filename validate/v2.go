@@ -187,9 +187,29 @@ func (c *clientStream) fail(err *connect.Error, locked bool) error {
 		} else if c.receiving.TryLock() {
 			c.release()
 			c.receiving.Unlock()
+		} else {
+			// A Receive is pending: it releases the stream when it
+			// returns, if it returns (see unblockReceive).
+			c.unblockReceive()
 		}
 	}
 	return err
+}
+
+// unblockReceive makes a Receive pending in the inner stream of a failed,
+// canceled stream return. The cancellation does that, unless the Receive
+// was already reading the response over HTTP/2, where net/http ignores the
+// cancellation: then only the inner Close unblocks it, and that closes the
+// request before the response, so that the request stream may end cleanly
+// (a limit the package documentation gives). Waiting for the caller's
+// Close instead could wait for ever: a caller whose receiving goroutine is
+// blocked may never get to it. Receive sets inReceive before it checks
+// failed, and fail stores failed before this loads inReceive, so one of
+// them sees the other.
+func (c *clientStream) unblockReceive() {
+	if c.inReceive.Load() && !c.wire.cancelUnblocksReceive() {
+		_ = c.ClientStream.Close()
+	}
 }
 
 // release lets go of a failed, canceled stream on the wire without ending
@@ -271,8 +291,19 @@ func (c *clientStream) Receive(msg any) error {
 	c.opened.Store(true) // the first Receive opens the stream
 	c.sample = msg
 	c.inReceive.Store(true)
+	if failed := c.failed.Load(); failed != nil { // failed meanwhile (see unblockReceive)
+		c.inReceive.Store(false)
+		c.release()
+		return failed
+	}
 	err := c.ClientStream.Receive(msg)
 	c.inReceive.Store(false)
+	if failed := c.failed.Load(); failed != nil && err == nil {
+		// The call failed while this Receive was pending, and a message
+		// came anyway: the call is over all the same.
+		c.release()
+		return failed
+	}
 	if err != nil {
 		// The response is over (io.EOF or an error) and the transport has
 		// released the stream; release the context too.
@@ -314,13 +345,7 @@ func (c *clientStream) Close() error {
 		return nil
 	}
 	// The receive side is busy, with release or with a Receive, which
-	// releases the stream when it returns. The cancellation makes the inner
-	// Receive return at once, unless it was already reading the response
-	// over HTTP/2, where net/http ignores the cancellation: then only the
-	// inner Close unblocks it, and that closes the request before the
-	// response, so that the request stream may end cleanly.
-	if c.inReceive.Load() && !c.wire.cancelUnblocksReceive() {
-		_ = c.ClientStream.Close()
-	}
+	// releases the stream when it returns.
+	c.unblockReceive()
 	return nil
 }
