@@ -96,20 +96,25 @@ const (
 	maxRedirects           = 10 // as http.Client's default policy
 )
 
-// defaultClient fetches key sets when no client is configured.
-var defaultClient = &http.Client{CheckRedirect: checkRedirect}
-
 // checkRedirect is http.Client's default redirect policy (at most 10
 // redirects) that also refuses to go from https to anything else, which
-// would hand the key set to whoever sits on the plain-text path.
-func checkRedirect(req *http.Request, via []*http.Request) error {
-	if len(via) >= maxRedirects {
-		return fmt.Errorf("jwt: fetch JWKS: stopped after %d redirects", maxRedirects)
+// would hand the key set to whoever sits on the plain-text path, and holds
+// every hop to the rules of the JWKS URL (see checkURL): without
+// WithInsecureHTTP, a loopback http URL may not redirect to plain http
+// elsewhere.
+func checkRedirect(insecure bool) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		if len(via) >= maxRedirects {
+			return fmt.Errorf("jwt: fetch JWKS: stopped after %d redirects", maxRedirects)
+		}
+		if via[len(via)-1].URL.Scheme == "https" && req.URL.Scheme != "https" {
+			return fmt.Errorf("jwt: fetch JWKS: refusing a redirect from https to %s", req.URL.Scheme)
+		}
+		if err := checkURL(req.URL.String(), insecure); err != nil {
+			return fmt.Errorf("jwt: fetch JWKS: refusing a redirect: %w", err)
+		}
+		return nil
 	}
-	if via[len(via)-1].URL.Scheme == "https" && req.URL.Scheme != "https" {
-		return fmt.Errorf("jwt: fetch JWKS: refusing a redirect from https to %s", req.URL.Scheme)
-	}
-	return nil
 }
 
 // JWKS is a cached JSON Web Key Set fetched from a URL. It refreshes in the
@@ -156,7 +161,6 @@ func NewJWKS(rawURL string, opts ...JWKSOption) (*JWKS, error) {
 	}
 	k := &JWKS{
 		url:             rawURL,
-		client:          defaultClient,
 		refreshInterval: defaultRefreshInterval,
 		fetchTimeout:    defaultFetchTimeout,
 		maxBody:         defaultMaxBody,
@@ -171,10 +175,10 @@ func NewJWKS(rawURL string, opts ...JWKSOption) (*JWKS, error) {
 		return nil, err
 	}
 	if k.client == nil {
-		k.client = defaultClient
+		k.client = &http.Client{CheckRedirect: checkRedirect(k.insecureHTTP)}
 	} else if k.client.CheckRedirect == nil {
 		client := *k.client
-		client.CheckRedirect = checkRedirect
+		client.CheckRedirect = checkRedirect(k.insecureHTTP)
 		k.client = &client
 	}
 	if k.fetchTimeout <= 0 {
@@ -358,8 +362,8 @@ func (s *keySet) holds(kid, alg string, thumbprint *[sha256.Size]byte) bool {
 
 // fitting appends to dst (up to maxCandidates in all) the keys of s that
 // may verify a token with key ID kid signed with alg: those with ID kid,
-// or when none of them fits, those without an ID; for a token without a
-// key ID, every key, those without an ID first.
+// or when the set has no key with that ID, those without an ID; for a token
+// without a key ID, every key, those without an ID first.
 func (s *keySet) fitting(dst []*setKey, kid, alg string) []*setKey {
 	if s == nil {
 		return dst
@@ -374,10 +378,9 @@ func (s *keySet) fitting(dst []*setKey, kid, alg string) []*setKey {
 			}
 		}
 	}
-	start := len(dst)
 	if kid != "" {
-		add(s.byID[kid], false)
-		if len(dst) > start {
+		if named := s.byID[kid]; len(named) > 0 {
+			add(named, false)
 			return dst
 		}
 	}

@@ -1,13 +1,17 @@
 package jwt_test
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -154,6 +158,12 @@ func TestKeysSharingOrLackingIDs(t *testing.T) {
 		set := []jose.JSONWebKey{public("rsa-1", "RS256", rsaKey), public("", "RS256", rsaKey2)}
 		assert.Code(t, verify(t, set, sign(t, jose.RS256, "rsa-1", rsaKey2, claimsAt(now, "a"))), connect.CodeUnauthenticated)
 	})
+	t.Run("matching_id_of_another_type_wins_over_keys_without", func(t *testing.T) {
+		// ec-1 is an ES256 key: an RS256 token naming it is not tried
+		// against the RSA key without an ID either.
+		set := []jose.JSONWebKey{public("ec-1", "ES256", ecKey), public("", "RS256", rsaKey)}
+		assert.Code(t, verify(t, set, sign(t, jose.RS256, "ec-1", rsaKey, claimsAt(now, "a"))), connect.CodeUnauthenticated)
+	})
 	t.Run("at_most_four_tried", func(t *testing.T) {
 		others := make([]jose.JSONWebKey, 4)
 		for i := range others {
@@ -237,6 +247,51 @@ func TestRedirectDowngradeRefused(t *testing.T) {
 	assert.NoError(t, err)
 	defer moved.Close()
 	assert.NoError(t, moved.Refresh(ctxTimeout(t)))
+}
+
+// TestRedirectToPlainHTTPRefused: a loopback http JWKS URL, allowed without
+// WithInsecureHTTP, may not redirect to plain http on another host, which
+// NewJWKS would have refused as the URL itself; with WithInsecureHTTP it
+// may.
+func TestRedirectToPlainHTTPRefused(t *testing.T) {
+	t.Parallel()
+	testKeys(t)
+	plain := newJWKSServer(t, public("rsa-1", "RS256", rsaKey))
+	doc := plain.doc.Load().([]byte)
+	for _, insecure := range []bool{false, true} {
+		var asked []string
+		var mu sync.Mutex
+		client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			mu.Lock()
+			asked = append(asked, r.URL.String())
+			mu.Unlock()
+			if r.URL.Host == "127.0.0.1" {
+				return &http.Response{StatusCode: http.StatusFound, Header: http.Header{"Location": {"http://idp.example/jwks"}},
+					Body: http.NoBody, Request: r}, nil
+			}
+			return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}},
+				Body: io.NopCloser(bytes.NewReader(doc)), Request: r}, nil
+		})}
+		opts := []jwt.JWKSOption{jwt.WithHTTPClient(client), jwt.WithRefreshInterval(0)}
+		if insecure {
+			opts = append(opts, jwt.WithInsecureHTTP())
+		}
+		keys, err := jwt.NewJWKS("http://127.0.0.1/jwks", opts...)
+		assert.NoError(t, err)
+		err = keys.Refresh(ctxTimeout(t))
+		assert.NoError(t, keys.Close())
+		mu.Lock()
+		plainText := slices.Contains(asked, "http://idp.example/jwks")
+		mu.Unlock()
+		if insecure {
+			assert.NoError(t, err)
+			assert.True(t, plainText, "WithInsecureHTTP follows the redirect")
+		} else {
+			assert.Error(t, err)
+			assert.Contains(t, err.Error(), "refusing a redirect")
+			assert.True(t, !plainText, "the plain-text host was asked")
+		}
+	}
 }
 
 // TestJWKSURLChecked: NewJWKS refuses URLs it could never fetch safely:
