@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"reflect"
 	"slices"
@@ -410,6 +411,16 @@ func normalizeOrigin(o string) (string, error) {
 	if !validHost(host) {
 		return "", errors.New("bad host")
 	}
+	if strings.HasPrefix(hostport, "[") {
+		// Browsers serialize an IPv6 host one way only (lower-case hex,
+		// the first longest run of zeros as "::", no dotted IPv4 part):
+		// store it so, or it would never match.
+		addr, err := netip.ParseAddr(host)
+		if err != nil || !addr.Is6() || addr.Zone() != "" {
+			return "", errors.New("bad IPv6 host")
+		}
+		hostport = "[" + ipv6Origin(addr) + "]" + strings.TrimPrefix(hostport, hostport[:strings.IndexByte(hostport, ']')+1])
+	}
 	switch {
 	case strings.HasSuffix(hostport, ":"):
 		return "", errors.New(`empty port: write "scheme://host" or "scheme://host:port"`)
@@ -434,6 +445,42 @@ func normalizeOrigin(o string) (string, error) {
 		return "", fmt.Errorf(`a wildcard over the single label %q would grant every site under it: name a domain, as in "%s://*.example.%s"`, host, scheme, host)
 	}
 	return scheme + "://*." + hostport, nil
+}
+
+// ipv6Origin writes addr as the URL standard serializes an IPv6 address:
+// eight lower-case hex pieces without leading zeros, the first longest run
+// of two or more zero pieces written "::". (netip writes IPv4-mapped
+// addresses with a dotted part, which browsers do not.)
+func ipv6Origin(addr netip.Addr) string {
+	b := addr.As16()
+	var pieces [8]uint16
+	for i := range pieces {
+		pieces[i] = uint16(b[2*i])<<8 | uint16(b[2*i+1])
+	}
+	zeroStart, zeroLen := -1, 1
+	for i := 0; i < 8; {
+		j := i
+		for j < 8 && pieces[j] == 0 {
+			j++
+		}
+		if j-i > zeroLen {
+			zeroStart, zeroLen = i, j-i
+		}
+		i = max(j, i+1)
+	}
+	var sb strings.Builder
+	for i := 0; i < 8; i++ {
+		if i == zeroStart {
+			sb.WriteString("::")
+			i += zeroLen - 1
+			continue
+		}
+		if i > 0 && i != zeroStart+zeroLen {
+			sb.WriteByte(':')
+		}
+		sb.WriteString(strconv.FormatUint(uint64(pieces[i]), 16))
+	}
+	return sb.String()
 }
 
 func validHost(h string) bool {

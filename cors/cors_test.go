@@ -180,7 +180,19 @@ func TestOriginPorts(t *testing.T) {
 	h := exact.Handler(unreachable)
 	assert.Equal(t, preflight(t, h, "https://app.example.com", "POST", "").Header().Get("Access-Control-Allow-Origin"), "https://app.example.com")
 
+	// IPv6 hosts are kept as browsers serialize them (RFC 5952-like, but
+	// IPv4-mapped addresses in hex).
+	v6 := mustNew(t, []string{"http://[0:0:0:0:0:0:0:1]:8080", "http://[::FFFF:127.0.0.1]:8080", "https://[2001:DB8:0:0:1::1]:443"})
+	assert.Equal(t, v6.Options().AllowedOrigins, []string{"http://[::1]:8080", "http://[::ffff:7f00:1]:8080", "https://[2001:db8::1:0:0:1]"})
+	for _, origin := range []string{"http://[::1]:8080", "http://[::ffff:7f00:1]:8080", "https://[2001:db8::1:0:0:1]"} {
+		req := httptest.NewRequest(http.MethodPost, "http://api/x", nil)
+		req.Header.Set("Origin", origin)
+		assert.True(t, v6.OriginAllowed(req), origin)
+	}
+
 	for origin, wantErr := range map[string]string{
+		"http://[fe80::1%25eth0]":       "no path, query or user",
+		"http://[1.2.3.4]":              "no path, query or user",
 		"https://app.example.com:":      "empty port",
 		"https://*.example.com:":        "empty port",
 		"https://app.example.com:99999": "not in 1-65535",
