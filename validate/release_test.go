@@ -136,6 +136,24 @@ func (s *streamEnds) v2CumSum(_ context.Context, _ connectv2.Spec, stream connec
 	}
 }
 
+// expectAbnormalEnds makes failRounds calls with fail, each failing its stream
+// mid-way, and fails t if the server took any truncated request stream
+// for a complete one.
+func (s *streamEnds) expectAbnormalEnds(t *testing.T, fail func(ctx context.Context)) {
+	t.Helper()
+	clean := 0
+	for range failRounds {
+		ctx := testContext(t)
+		fail(ctx)
+		if s.awaitEnd(ctx, t) == nil {
+			clean++
+		}
+	}
+	if clean > 0 {
+		t.Errorf("the server took %d of %d truncated request streams for complete ones", clean, failRounds)
+	}
+}
+
 // awaitSaw waits until the server got the number want.
 func (s *streamEnds) awaitSaw(ctx context.Context, t *testing.T, want int64) {
 	t.Helper()
@@ -189,17 +207,7 @@ func TestFailedStreamEndsAbnormally(t *testing.T) {
 				ends := newStreamEnds()
 				srv := testkit.NewServer(t, testkit.NewMux(ends), testkit.H2C)
 				client := testkit.NewClient(srv, p, connect.WithInterceptors(validate.NewInterceptor()))
-				clean := 0
-				for range failRounds {
-					ctx := testContext(t)
-					failV1(ctx, t, client, st, ends)
-					if ends.awaitEnd(ctx, t) == nil {
-						clean++
-					}
-				}
-				if clean > 0 {
-					t.Errorf("the server took %d of %d truncated request streams for complete ones", clean, failRounds)
-				}
+				ends.expectAbnormalEnds(t, func(ctx context.Context) { failV1(ctx, t, client, st, ends) })
 			})
 			if st == connect.StreamTypeBidi && p == testkit.ConnectProto {
 				continue // closed request first by connect-go v2: see above
@@ -209,17 +217,7 @@ func TestFailedStreamEndsAbnormally(t *testing.T) {
 				ends := newStreamEnds()
 				srv := testkit.NewServer(t, ends.v2Handler(), testkit.H2C)
 				client := testkitv2.NewClient(srv, p, nil, validate.NewClientInterceptor())
-				clean := 0
-				for range failRounds {
-					ctx := testContext(t)
-					failV2(ctx, t, client, st, ends)
-					if ends.awaitEnd(ctx, t) == nil {
-						clean++
-					}
-				}
-				if clean > 0 {
-					t.Errorf("the server took %d of %d truncated request streams for complete ones", clean, failRounds)
-				}
+				ends.expectAbnormalEnds(t, func(ctx context.Context) { failV2(ctx, t, client, st, ends) })
 			})
 		}
 	}
