@@ -230,24 +230,30 @@ func (l *Local) take(now time.Time, key string, n int, full bool) (allowed bool,
 
 // takeHashed is take for a key whose hash is h.
 func (l *Local) takeHashed(now time.Time, key string, h uint64, n int, full bool) (allowed bool, tokens float64) {
-	n = max(n, 0)
-	e := l.bucket(now, key, h)
-	allowed = e.lim.AllowN(now, n)
-	if e.dead.Load() {
-		e, allowed = l.again(e, now, key, h, n, allowed)
-	}
+	e, allowed := l.spend(now, now.UnixNano(), key, h, max(n, 0))
 	if allowed && !full {
 		return true, 0
 	}
 	return allowed, e.lim.TokensAt(now)
 }
 
+// spend spends n tokens from the bucket of key, whose hash is h, at now
+// (whose UnixNano is nanos) if it holds them, and reports whether it did.
+// It returns the entry whose bucket decided.
+func (l *Local) spend(now time.Time, nanos int64, key string, h uint64, n int) (*entry, bool) {
+	e := l.bucket(now, nanos, key, h)
+	allowed := e.lim.AllowN(now, n)
+	if e.dead.Load() {
+		e, allowed = l.again(e, now, key, h, n, allowed)
+	}
+	return e, allowed
+}
+
 // bucket returns the entry of key, whose hash is h, adding it when the key
-// is new, and records its use at now. The caller spends from the entry's
+// is new, and records its use at now (whose UnixNano is nanos). The caller spends from the entry's
 // bucket and then, if the entry is dead, calls again.
-func (l *Local) bucket(now time.Time, key string, h uint64) *entry {
+func (l *Local) bucket(now time.Time, nanos int64, key string, h uint64) *entry {
 	s := &l.shards[h>>l.shardShift]
-	nanos := now.UnixNano()
 	e := s.lookup(key, h)
 	if e == nil {
 		s.mu.Lock()

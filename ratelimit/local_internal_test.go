@@ -303,18 +303,20 @@ func TestLocalTableNeverShrinks(t *testing.T) {
 
 // TestMonotonicNow checks the decisions' clock: it carries a monotonic
 // reading (so a Local compares it with callers' time.Now by that reading),
-// agrees with time.Now, and never goes back.
+// agrees with time.Now and with the UnixNano it comes with, and never goes
+// back.
 func TestMonotonicNow(t *testing.T) {
 	t.Parallel()
 	before := time.Now()
-	got := monotonicNow()
+	got, nanos := monotonicNow()
 	after := time.Now()
+	assert.Equal(t, nanos, got.UnixNano())
 	assert.True(t, strings.Contains(got.String(), " m=+"), "a monotonic reading: "+got.String())
 	assert.True(t, !got.Before(before) && !got.After(after), "between two time.Now readings")
 	assert.True(t, got.Round(0).Sub(before.Round(0)).Abs() < time.Second, "the wall time agrees")
 	prev := got
 	for range 1000 {
-		next := monotonicNow()
+		next, _ := monotonicNow()
 		assert.True(t, !next.Before(prev), "never goes back")
 		prev = next
 	}
