@@ -51,7 +51,12 @@ var (
 // of Time.Sub), and consistently with times from time.Now that callers
 // pass to a Local themselves.
 func monotonicNow() (time.Time, int64) {
-	d := time.Since(clockBase)
+	return monotonicAt(time.Since(clockBase))
+}
+
+// monotonicAt is monotonicNow's answer for a clock reading of
+// time.Since(clockBase).
+func monotonicAt(d time.Duration) (time.Time, int64) {
 	return clockBase.Add(d), clockBaseNanos + int64(d)
 }
 
@@ -160,8 +165,8 @@ func (g *guard) cost(call *Call) int {
 // with the time of the denial in at, and goes the full way through decide
 // (given at in scratch.at, so the clock is read once), which decides again
 // at that time (a denial spends nothing) and has the rejection's details,
-// hooks and dry run; so does every call quick cannot decide (with at zero
-// when quick did not read the clock).
+// hooks and dry run; so does every call quick cannot decide (with at
+// zero, or the injected clock's time).
 //
 // Quick decisions are the same on handlers and on clients (an allowed call
 // goes on at once either way), so callers need not know the side.
@@ -173,17 +178,16 @@ func (g *guard) quick(ctx context.Context, h http.Header, lim Limiter) (out outc
 	if !isLocal {
 		return 0, at, false
 	}
-	// The clock is read before the key, though a call without a key does
-	// not need it: the read takes most of its time waiting for the CPU's
-	// time counter, and the key's header lookup and the table probe, which
-	// do not depend on it, then run meanwhile. Reading it after the key
-	// made a decision about 8 ns (6%) slower here.
-	var nanos int64
+	// The clock is read first and its reading made into a time last,
+	// though a call without a key needs neither. The read spends most of
+	// its time waiting for the CPU's time counter, and the header lookup
+	// and the key's hash, which do not depend on it, run meanwhile. Reading
+	// the clock after the key made a decision about 10 ns (8%) slower here.
+	var since time.Duration
 	if g.cfg.now != nil {
 		at = g.cfg.now()
-		nanos = at.UnixNano()
 	} else {
-		at, nanos = monotonicNow()
+		since = time.Since(clockBase)
 	}
 	var k string
 	var hasKey bool
@@ -201,6 +205,12 @@ func (g *guard) quick(ctx context.Context, h http.Header, lim Limiter) (out outc
 		return 0, at, false
 	}
 	hash := local.hash(k)
+	var nanos int64
+	if g.cfg.now != nil {
+		nanos = at.UnixNano()
+	} else {
+		at, nanos = monotonicAt(since)
+	}
 	if _, allowed := local.spend(at, nanos, k, hash, 1); !allowed {
 		return 0, at, false
 	}
