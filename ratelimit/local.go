@@ -250,8 +250,9 @@ func (l *Local) spend(now time.Time, nanos int64, key string, h uint64, n int) (
 }
 
 // bucket returns the entry of key, whose hash is h, adding it when the key
-// is new, and records its use at now (whose UnixNano is nanos). The caller spends from the entry's
-// bucket and then, if the entry is dead, calls again.
+// is new, and records its use at now (whose UnixNano is nanos). The caller
+// spends from the entry's bucket and then, if the entry is dead, calls
+// again.
 func (l *Local) bucket(now time.Time, nanos int64, key string, h uint64) *entry {
 	s := &l.shards[h>>l.shardShift]
 	e := s.lookup(key, h)
