@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"strings"
 	"sync"
 	"time"
 
@@ -318,7 +319,10 @@ func (f *failedClientConn) ResponseTrailer() http.Header { return http.Header{} 
 
 // RoundTripper returns an http.RoundTripper that sets the credentials header
 // on each request and sends it with base (http.DefaultTransport when nil).
-// The caller's request is not modified.
+// The caller's request is not modified. Like http.Client with the headers
+// of a request, it leaves the credentials out of the requests that follow a
+// redirect to a host that is neither the initial one nor a subdomain of it,
+// and out of the rest of that redirect chain.
 func (c *Credentials) RoundTripper(base http.RoundTripper) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
@@ -332,6 +336,9 @@ type credentialsTransport struct {
 }
 
 func (t *credentialsTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if redirectedAway(req) {
+		return t.base.RoundTrip(req)
+	}
 	value, err := t.creds.HeaderValue(req.Context())
 	if err != nil {
 		if req.Body != nil {
@@ -346,4 +353,38 @@ func (t *credentialsTransport) RoundTrip(req *http.Request) (*http.Response, err
 	}
 	out.Header.Set(t.creds.header, value)
 	return t.base.RoundTrip(&out)
+}
+
+// redirectedAway reports whether req follows a redirect chain that has gone
+// through a host other than the initial request's, or one of its
+// subdomains: http.Client strips the Authorization header of such requests
+// (see its documentation on redirects), so the transport must not add it.
+func redirectedAway(req *http.Request) bool {
+	initial := req
+	for initial.Response != nil && initial.Response.Request != nil {
+		initial = initial.Response.Request
+	}
+	if initial == req {
+		return false
+	}
+	parent := strings.ToLower(initial.URL.Hostname())
+	for r := req; r != initial; r = r.Response.Request {
+		if r.URL.Host != initial.URL.Host && !isDomainOrSubdomain(strings.ToLower(r.URL.Hostname()), parent) {
+			return true
+		}
+	}
+	return false
+}
+
+// isDomainOrSubdomain reports whether sub is parent or a subdomain of it,
+// as net/http decides whether a redirect may keep sensitive headers.
+func isDomainOrSubdomain(sub, parent string) bool {
+	if sub == parent {
+		return true
+	}
+	// An IPv6 address (or zone) is no subdomain of anything.
+	if strings.ContainsAny(sub, ":%") {
+		return false
+	}
+	return strings.HasSuffix(sub, parent) && len(sub) > len(parent) && sub[len(sub)-len(parent)-1] == '.'
 }

@@ -3,7 +3,9 @@ package authn_test
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -470,4 +472,61 @@ func TestCredentialsFetchDeadline(t *testing.T) {
 	cancel()
 	_, err = creds.HeaderValue(ctx)
 	assert.Code(t, err, connect.CodeCanceled)
+}
+
+// TestCredentialsRoundTripperRedirect checks that the RoundTripper does not
+// hand the token to another host that a redirect leads to. http.Client
+// strips Authorization, set on the request, when a redirect leaves the
+// initial host for one that is not a subdomain of it, and keeps it stripped
+// for the rest of the chain; a RoundTripper that adds the header on every
+// hop must follow the same rule, or any open redirect leaks the token.
+func TestCredentialsRoundTripperRedirect(t *testing.T) {
+	t.Parallel()
+	var seen sync.Map // path -> Authorization header
+	record := func(host string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			seen.Store(host+r.URL.Path, r.Header.Get("Authorization"))
+			if target := r.URL.Query().Get("to"); target != "" {
+				http.Redirect(w, r, target, http.StatusFound)
+			}
+		})
+	}
+	origin := testkit.NewServer(t, record("origin"), testkit.HTTP1)
+	other := testkit.NewServer(t, record("other"), testkit.HTTP1)
+	// Host names resolve to the two loopback servers: api.example.test to
+	// origin, evil.test and auth.api.example.test to other.
+	transport := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, _, _ := net.SplitHostPort(addr)
+		target := origin.Addr.String()
+		if host != "api.example.test" {
+			target = other.Addr.String()
+		}
+		return (&net.Dialer{}).DialContext(ctx, network, target)
+	}}
+	t.Cleanup(transport.CloseIdleConnections)
+	client := &http.Client{Transport: authn.StaticToken("tok").RoundTripper(transport)}
+	_, originPort, _ := net.SplitHostPort(origin.Addr.String())
+	_, otherPort, _ := net.SplitHostPort(other.Addr.String())
+	originURL := "http://api.example.test:" + originPort
+	evilURL := "http://evil.test:" + otherPort
+	subURL := "http://auth.api.example.test:" + otherPort
+	get := func(u string) {
+		t.Helper()
+		res, err := client.Get(u)
+		assert.NoError(t, err)
+		_ = res.Body.Close()
+	}
+	header := func(key string) any {
+		v, _ := seen.Load(key)
+		return v
+	}
+	get(originURL + "/same?to=/same-final")
+	assert.Equal(t, header("origin/same"), any("Bearer tok"))
+	assert.Equal(t, header("origin/same-final"), any("Bearer tok"), "same host")
+	get(originURL + "/sub?to=" + url.QueryEscape(subURL+"/sub-final"))
+	assert.Equal(t, header("other/sub-final"), any("Bearer tok"), "subdomain")
+	get(originURL + "/away?to=" + url.QueryEscape(evilURL+"/evil?to="+url.QueryEscape(originURL+"/back")))
+	assert.Equal(t, header("origin/away"), any("Bearer tok"))
+	assert.Equal(t, header("other/evil"), any(""), "token sent to another host")
+	assert.Equal(t, header("origin/back"), any(""), "token sent after leaving the host")
 }
