@@ -85,17 +85,18 @@ func hasMediaPrefix(ctype, base string) bool {
 }
 
 // InferProcedure returns the procedure named by the last two segments of
-// url's path, such as "/acme.foo.v1.FooService/Bar". The boolean is false
-// when the path does not end in two non-empty segments.
+// url's path, such as "/acme.foo.v1.FooService/Bar". When the path does not
+// end in two non-empty segments, it returns the whole path and false, as
+// connectrpc.com/authn does.
 func InferProcedure(url *url.URL) (string, bool) {
 	path := url.Path
 	last := strings.LastIndexByte(path, '/')
 	if last < 0 || last == len(path)-1 {
-		return "", false
+		return path, false
 	}
 	prev := strings.LastIndexByte(path[:last], '/')
 	if prev < 0 || prev == last-1 {
-		return "", false
+		return path, false
 	}
 	return path[prev:], true
 }

@@ -58,20 +58,46 @@ func TestInferProtocol(t *testing.T) {
 
 func TestInferProcedure(t *testing.T) {
 	t.Parallel()
-	cases := map[string]string{
+	valid := map[string]string{
 		"/acme.v1.Svc/Method":        "/acme.v1.Svc/Method",
 		"/prefix/acme.v1.Svc/Method": "/acme.v1.Svc/Method",
-		"/acme.v1.Svc/":              "",
-		"/acme.v1.Svc":               "",
-		"//Method":                   "",
-		"Svc/Method":                 "",
-		"":                           "",
-		"/":                          "",
 	}
-	for path, want := range cases {
+	for path, want := range valid {
 		got, ok := authn.InferProcedure(&url.URL{Path: path})
 		assert.Equal(t, got, want, path)
-		assert.Equal(t, ok, want != "", path)
+		assert.True(t, ok, path)
+	}
+	// Like connectrpc.com/authn, an invalid path comes back whole.
+	for _, path := range []string{"/acme.v1.Svc/", "/acme.v1.Svc", "//Method", "Svc/Method", "", "/"} {
+		got, ok := authn.InferProcedure(&url.URL{Path: path})
+		assert.Equal(t, got, path, path)
+		assert.True(t, !ok, path)
+	}
+}
+
+// TestInferProcedureInvalidReturnsPath is connectrpc.com/authn's own table:
+// without a service and method, InferProcedure returns the entire path and
+// false.
+func TestInferProcedureInvalidReturnsPath(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		url, want string
+		ok        bool
+	}{
+		{"http://localhost:8080/foo", "/foo", false},
+		{"http://localhost:8080/service/bar", "/service/bar", true},
+		{"http://localhost:8080/service/bar/", "/service/bar/", false},
+		{"http://localhost:8080/api/service/bar", "/service/bar", true},
+		{"http://localhost:8080/api/service/bar/", "/api/service/bar/", false},
+		{"http://localhost:8080//foo", "//foo", false},
+		{"http://localhost:8080/foo//", "/foo//", false},
+	}
+	for _, c := range cases {
+		u, err := url.Parse(c.url)
+		assert.NoError(t, err)
+		got, ok := authn.InferProcedure(u)
+		assert.Equal(t, got, c.want, c.url)
+		assert.Equal(t, ok, c.ok, c.url)
 	}
 }
 

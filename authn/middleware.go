@@ -86,7 +86,9 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		if procedure == "" {
 			// Not named by route: name it if the request is an RPC.
 			if _, isRPC := InferProtocol(r); isRPC {
-				procedure, _ = InferProcedure(r.URL)
+				if p, ok := InferProcedure(r.URL); ok {
+					procedure = p
+				}
 			}
 		}
 		if err := m.config.authorize(ctx, info, procedure); err != nil {
@@ -145,8 +147,11 @@ func (c *config) route(r *http.Request) (route, string) {
 		}
 		return routeAuthenticate, "" // not an RPC: no procedure
 	}
-	procedure, _ := InferProcedure(r.URL)
-	if procedure != "" && !c.public.empty() && c.public.match(procedure) {
+	procedure, ok := InferProcedure(r.URL)
+	if !ok {
+		return routeAuthenticate, "" // an RPC to no procedure: none to name
+	}
+	if !c.public.empty() && c.public.match(procedure) {
 		return routePass, procedure
 	}
 	return routeAuthenticate, procedure
