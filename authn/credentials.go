@@ -63,8 +63,15 @@ func OAuth2[T any](source interface{ Token() (T, error) }) TokenSource {
 			}
 			v = v.Elem()
 		}
-		expiry, _ := v.FieldByIndex(expiryIndex).Interface().(time.Time)
-		return v.FieldByIndex(accessIndex).String(), expiry, nil
+		// Fields promoted through an embedded pointer are unreachable
+		// when it is nil.
+		ev, errExpiry := v.FieldByIndexErr(expiryIndex)
+		av, errAccess := v.FieldByIndexErr(accessIndex)
+		if errExpiry != nil || errAccess != nil {
+			return "", time.Time{}, errNoToken
+		}
+		expiry, _ := ev.Interface().(time.Time)
+		return av.String(), expiry, nil
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 	"golang.org/x/oauth2"
@@ -67,4 +68,30 @@ func TestOAuth2ClientCredentials(t *testing.T) {
 	_, err := badCreds.HeaderValue(context.Background())
 	assert.Code(t, err, connect.CodeUnauthenticated)
 	assert.Contains(t, err.Error(), "invalid_client")
+}
+
+// embeddedToken is an oauth2.Token-shaped type whose fields are promoted
+// through an embedded pointer.
+type embeddedToken struct{ *plainToken }
+
+type plainToken struct {
+	AccessToken string
+	Expiry      time.Time
+}
+
+type embeddedSource struct{ token embeddedToken }
+
+func (s embeddedSource) Token() (embeddedToken, error) { return s.token, nil }
+
+// TestOAuth2EmbeddedPointer reads tokens whose fields come through an
+// embedded pointer: set, they are sent; nil, the source fails with an
+// error instead of panicking.
+func TestOAuth2EmbeddedPointer(t *testing.T) {
+	t.Parallel()
+	creds := authn.NewCredentials(authn.OAuth2(embeddedSource{embeddedToken{&plainToken{AccessToken: "tok", Expiry: time.Now().Add(time.Hour)}}}))
+	value, err := creds.HeaderValue(context.Background())
+	assert.NoError(t, err)
+	assert.Equal(t, value, "Bearer tok")
+	_, err = authn.NewCredentials(authn.OAuth2(embeddedSource{})).HeaderValue(context.Background())
+	assert.Code(t, err, connect.CodeUnauthenticated)
 }
