@@ -109,23 +109,23 @@ func (s *side) beginServer(ctx context.Context, spec connect.Spec, protocol, pee
 	c := &call{side: s}
 	c.entry = s.entry(spec, systemOf(protocol, s.cfg.rpcSystem), "")
 	ctx = c.withLabeler(ctx)
-	// Without propagation headers there is nothing to extract, and no
-	// extracted parent to link to.
-	extract := !s.cfg.w3c.known || hasAny(header, s.cfg.w3c.extractKeys)
-	remote := false
-	if extract {
-		remote = trace.SpanContextFromContext(ctx).IsValid()
-		if !remote {
-			ctx = s.cfg.propagator.Extract(ctx, header)
-		}
+	// A local span in the context (an outer instrumentation's, such as
+	// otelhttp's) has decided whether to trust the caller: the call's span
+	// is its child. A remote span context is the caller's word, whether
+	// extracted here or by a middleware before: only WithTrustRemote makes
+	// it the parent, otherwise the span is a new root linked to it.
+	parent := trace.SpanContextFromContext(ctx)
+	local := parent.IsValid() && !parent.IsRemote()
+	// Without propagation headers there is nothing to extract.
+	if !local && (!s.cfg.w3c.known || hasAny(header, s.cfg.w3c.extractKeys)) {
+		ctx = s.cfg.propagator.Extract(ctx, header)
+		parent = trace.SpanContextFromContext(ctx)
 	}
 	if s.tracing {
 		opts := append(c.opts[:0], c.entry.startOptions...)
-		if extract && !remote && !s.cfg.trustRemote {
+		if !local && !s.cfg.trustRemote && parent.IsValid() {
 			// Without a remote parent the span is a new root anyway.
-			if link := trace.LinkFromContext(ctx); link.SpanContext.IsValid() {
-				opts = append(opts, newRootSpan, trace.WithLinks(link))
-			}
+			opts = append(opts, newRootSpan, trace.WithLinks(trace.Link{SpanContext: parent}))
 		}
 		if extra := s.extraStartAttributes(spec, c.entry.key.system, header, peerAddr); len(extra) > 0 {
 			opts = append(opts, trace.WithAttributes(extra...))

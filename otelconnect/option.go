@@ -206,8 +206,11 @@ func WithServerPeerAttributes() Option {
 
 // WithTrustRemote makes server spans children of the caller's span. By
 // default a server span starts a new trace, linked to the caller's span with
-// a [trace.Link], since the caller may be anyone on the network. Client
-// spans always continue the trace in their context.
+// a [trace.Link], since the caller may be anyone on the network. A remote
+// span context that a middleware put in the handler's context is the
+// caller's too, and treated alike; a local span there (an outer
+// instrumentation's, such as otelhttp's) is always the parent. Client spans
+// always continue the trace in their context.
 func WithTrustRemote() Option {
 	return optionFunc(func(c *config) {
 		c.trustRemote = true

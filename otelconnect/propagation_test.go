@@ -12,6 +12,7 @@ import (
 
 	"github.com/connectware/connectware/internal/assert"
 	"github.com/connectware/connectware/internal/testkit"
+	"github.com/connectware/connectware/internal/testkit/testkitv2"
 	"github.com/connectware/connectware/otelconnect"
 )
 
@@ -88,5 +89,88 @@ func TestGlobalPropagatorSetLater(t *testing.T) {
 	parent := "00-" + want.String() + "-0102030405060708-01"
 	for _, id := range callWithParent(t, tel, mux, http.Header{"Traceparent": {parent}}) {
 		assert.Equal(t, id, want)
+	}
+}
+
+// withParent serves h with parent in each request's context, as a
+// middleware that extracts the trace context (for logs, say) or an outer
+// instrumentation's span would put it there.
+func withParent(h http.Handler, parent func(context.Context) context.Context) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(parent(r.Context())))
+	})
+}
+
+// TestRemoteParentInContext checks that a remote span context a middleware
+// put in the handler's context is not trusted by default (a new root linked
+// to it, as when the interceptor extracts it itself) and is the parent with
+// WithTrustRemote, while a local span (an outer instrumentation's) is
+// always the parent; on v1 and v2, for every protocol and RPC kind.
+func TestRemoteParentInContext(t *testing.T) {
+	t.Parallel()
+	remote := trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: trace.TraceID{0xab, 9}, SpanID: trace.SpanID{9}, TraceFlags: trace.FlagsSampled, Remote: true,
+	})
+	for _, tc := range []struct {
+		name  string
+		local bool
+		trust bool
+	}{
+		{"remote/untrusted", false, false},
+		{"remote/trusted", false, true},
+		{"local/untrusted", true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tel := newTelemetry(t)
+			parentSC := remote
+			parent := func(ctx context.Context) context.Context {
+				return trace.ContextWithRemoteSpanContext(ctx, remote)
+			}
+			if tc.local {
+				ctx, span := tel.tp.Tracer("outer").Start(context.Background(), "outer")
+				span.End()
+				parentSC = span.SpanContext()
+				parent = func(inner context.Context) context.Context {
+					return trace.ContextWithSpan(inner, trace.SpanFromContext(ctx))
+				}
+			}
+			var opts []otelconnect.Option
+			if tc.trust {
+				opts = append(opts, otelconnect.WithTrustRemote())
+			}
+			check := func(t *testing.T, err error) {
+				t.Helper()
+				assert.NoError(t, err)
+				tel.waitSpans(t, 1)
+				spans := tel.ended()
+				assert.Equal(t, len(spans), 1)
+				span := spans[0]
+				if tc.local || tc.trust {
+					assert.Equal(t, span.Parent().SpanID(), parentSC.SpanID(), "parent")
+					assert.Equal(t, span.SpanContext().TraceID(), parentSC.TraceID(), "trace")
+					assert.Equal(t, len(span.Links()), 0, "links")
+					return
+				}
+				assert.True(t, !span.Parent().IsValid(), "new root")
+				assert.True(t, span.SpanContext().TraceID() != parentSC.TraceID(), "new trace")
+				assert.Equal(t, len(span.Links()), 1, "links")
+				assert.Equal(t, span.Links()[0].SpanContext.SpanID(), parentSC.SpanID(), "link")
+			}
+			v1 := testkit.NewServer(t, withParent(testkit.NewMux(&testkit.PingServer{}, connect.WithInterceptors(tel.interceptor(t, opts...))), parent), testkit.H2C)
+			server, _ := tel.v2Interceptors(t, opts...)
+			v2 := testkit.NewServer(t, withParent((&v2PingServer{}).handler(server), parent), testkit.H2C)
+			for _, p := range testkit.Protocols() {
+				for _, st := range testkit.StreamTypes() {
+					t.Run(p.String()+"/"+testkit.StreamTypeName(st), func(t *testing.T) {
+						tel.ended()
+						_, _, err := testkit.Call(callCtx(t), testkit.NewClient(v1, p), st, nil)
+						check(t, err)
+						_, err = v2Call(callCtx(t), testkitv2.NewClient(v2, p, nil), st, nil)
+						check(t, err)
+					})
+				}
+			}
+		})
 	}
 }
