@@ -57,7 +57,10 @@
 //   - A connect-go v2 stream on the Connect protocol over HTTP/2, once the
 //     response has started, may end cleanly: connect-go v2 closes it request
 //     side first. So may any connect-go v2 stream closed while a Receive
-//     waits on a started response, as Close must unblock it.
+//     waits on a started response, as Close must unblock it, and any
+//     connect-go v1 stream that fails while a Receive waits on a started
+//     HTTP/2 response: the response is closed to unblock the Receive, and
+//     connect-go then closes the request.
 //
 // Both would be exact if connect-go closed its request pipe with an error
 // when the call's context is done, in newDuplexHTTPCall:

@@ -124,6 +124,7 @@ type clientConn struct {
 	wire        wire               // what net/http did, when cancel is set
 	sent        atomic.Bool        // a request reached the inner conn
 	responded   atomic.Bool        // a response message arrived
+	inReceive   atomic.Bool        // a Receive is inside the inner conn, when cancel is set
 	failed      atomic.Pointer[connect.Error]
 }
 
@@ -140,10 +141,22 @@ func (c *clientConn) Send(msg any) error {
 
 // fail records err as the outcome of the call and, if requests already
 // went out, cancels the call so the server sees it end abnormally.
+//
+// A Receive pending on another goroutine must then return, or a caller
+// that waits for its receiving goroutine before it calls CloseResponse (the
+// only goroutine connect-go lets call it) waits for ever. The cancellation
+// unblocks it, except over HTTP/2 once the response has started, where
+// net/http ignores it until the response body is closed: then the response
+// is closed here, which aborts the stream. Receive sets inReceive before it
+// checks failed, and fail stores failed before it loads inReceive, so one
+// of them sees the other.
 func (c *clientConn) fail(err *connect.Error) error {
 	c.failed.CompareAndSwap(nil, err)
 	if c.sent.Load() && c.cancel != nil {
 		c.cancel()
+		if c.inReceive.Load() && c.wire.http2.Load() && c.wire.response.Load() {
+			_ = c.StreamingClientConn.CloseResponse()
+		}
 	}
 	return err
 }
@@ -162,10 +175,37 @@ func (c *clientConn) Receive(msg any) error {
 	if err := c.failed.Load(); err != nil {
 		return err
 	}
-	if err := c.StreamingClientConn.Receive(msg); err != nil {
+	if c.cancel == nil {
+		if err := c.StreamingClientConn.Receive(msg); err != nil {
+			return err
+		}
+		c.responded.Store(true)
+		return c.checkReceived(msg)
+	}
+	// The call may fail while this Receive is pending (see fail): it then
+	// returns the call's failure, not the cancellation's error nor a
+	// message that came anyway.
+	c.inReceive.Store(true)
+	if failed := c.failed.Load(); failed != nil {
+		c.inReceive.Store(false)
+		return failed
+	}
+	err := c.StreamingClientConn.Receive(msg)
+	c.inReceive.Store(false)
+	if err == nil {
+		c.responded.Store(true)
+	}
+	if failed := c.failed.Load(); failed != nil {
+		return failed
+	}
+	if err != nil {
 		return err
 	}
-	c.responded.Store(true)
+	return c.checkReceived(msg)
+}
+
+// checkReceived validates a response message when responses are validated.
+func (c *clientConn) checkReceived(msg any) error {
 	if v := c.interceptor.config.checkResponse(msg); !v.ok() {
 		return c.fail(c.interceptor.reject(c.ctx, c.Spec(), msg, v, true))
 	}

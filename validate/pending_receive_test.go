@@ -11,6 +11,7 @@ import (
 
 	"github.com/connectware/connectware/internal/assert"
 	testv1 "github.com/connectware/connectware/internal/gen/connectware/test/v1"
+	"github.com/connectware/connectware/internal/gen/connectware/test/v1/testv1connect"
 	"github.com/connectware/connectware/internal/testkit"
 	"github.com/connectware/connectware/internal/testkit/testkitv2"
 	"github.com/connectware/connectware/validate"
@@ -73,6 +74,102 @@ func TestV2FailedSendUnblocksPendingReceive(t *testing.T) {
 				t.Fatal("the handler still runs")
 			}
 			assert.NoError(t, stream.Close())
+		})
+	}
+}
+
+// TestFailedSendUnblocksPendingReceive is TestV2FailedSendUnblocksPendingReceive
+// for connect-go v1 clients: one goroutine receives, another sends, and the
+// caller waits for the receiving goroutine before it calls CloseResponse
+// (connect-go v1 lets only the receiving goroutine call it). The Receive is
+// blocked on a started response over h2c when the sender's message fails:
+// it must return, with the call's failure, not hang or report a
+// cancellation, and the handler must end.
+func TestFailedSendUnblocksPendingReceive(t *testing.T) {
+	t.Parallel()
+	for _, p := range testkit.Protocols() {
+		if !p.Supports(testkit.H2C) {
+			continue
+		}
+		t.Run(p.String(), func(t *testing.T) {
+			t.Parallel()
+			ends := newStreamEnds()
+			srv := testkit.NewServer(t, testkit.NewMux(ends), testkit.H2C)
+			client := testkit.NewClient(srv, p, connect.WithInterceptors(validate.NewInterceptor()))
+			ctx := testContext(t)
+			stream := client.CumSum(ctx)
+			assert.NoError(t, stream.Send(&testv1.CumSumRequest{Number: 1}))
+			res, err := stream.Receive() // the response has started
+			assert.NoError(t, err)
+			assert.Equal(t, res.GetSum(), int64(1))
+			received := make(chan error, 1)
+			go func() {
+				for {
+					if _, err := stream.Receive(); err != nil {
+						received <- err
+						return
+					}
+				}
+			}()
+			time.Sleep(50 * time.Millisecond) // most often, the Receive is pending by now
+			assert.Code(t, stream.Send(&testv1.CumSumRequest{Number: -1}), connect.CodeInvalidArgument)
+			assert.NoError(t, stream.CloseRequest())
+			select {
+			case err := <-received:
+				assert.Code(t, err, connect.CodeInvalidArgument, "Receive returns the call's failure")
+			case <-time.After(10 * time.Second):
+				t.Fatal("the pending Receive still blocks 10 s after the failed Send")
+			}
+			_ = stream.CloseResponse()
+			// The handler ends, most often in an error; not always: see the
+			// package documentation.
+			select {
+			case <-ends.ended:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the handler still runs")
+			}
+		})
+	}
+}
+
+// TestFailedSendFailsPendingReceive checks that with a connect-go v1 client
+// a Receive pending before any response, when a Send fails on another
+// goroutine, returns the call's failure (InvalidArgument), not the
+// Canceled error of the cancellation that ends the stream. The call is a
+// bidi stream to Sum, whose handler answers only once the request stream
+// is over.
+func TestFailedSendFailsPendingReceive(t *testing.T) {
+	t.Parallel()
+	for _, p := range testkit.Protocols() {
+		if !p.Supports(testkit.H2C) {
+			continue
+		}
+		t.Run(p.String(), func(t *testing.T) {
+			t.Parallel()
+			ends := newStreamEnds()
+			srv := testkit.NewServer(t, testkit.NewMux(ends), testkit.H2C)
+			opts := append(p.ClientOptions(), connect.WithInterceptors(validate.NewInterceptor()))
+			client := connect.NewClient[testv1.SumRequest, testv1.SumResponse](srv.Client, srv.URL+testv1connect.TestServiceSumProcedure, opts...)
+			ctx := testContext(t)
+			stream := client.CallBidiStream(ctx)
+			assert.NoError(t, stream.Send(&testv1.SumRequest{Number: 1}))
+			ends.awaitSaw(ctx, t, 1)
+			received := make(chan error, 1)
+			go func() {
+				_, err := stream.Receive()
+				received <- err
+			}()
+			time.Sleep(50 * time.Millisecond) // most often, the Receive is pending by now
+			assert.Code(t, stream.Send(&testv1.SumRequest{Number: -1}), connect.CodeInvalidArgument)
+			assert.NoError(t, stream.CloseRequest())
+			select {
+			case err := <-received:
+				assert.Code(t, err, connect.CodeInvalidArgument, "Receive returns the call's failure")
+			case <-time.After(10 * time.Second):
+				t.Fatal("the pending Receive still blocks 10 s after the failed Send")
+			}
+			_ = stream.CloseResponse()
+			assert.Error(t, ends.awaitEnd(ctx, t), "the server took the truncated stream for a complete one")
 		})
 	}
 }
