@@ -165,8 +165,7 @@ func (g *guard) cost(call *Call) int {
 // with the time of the denial in at, and goes the full way through decide
 // (given at in scratch.at, so the clock is read once), which decides again
 // at that time (a denial spends nothing) and has the rejection's details,
-// hooks and dry run; so does every call quick cannot decide (with at
-// zero, or the injected clock's time).
+// hooks and dry run; so does every call quick cannot decide (at is zero).
 //
 // Quick decisions are the same on handlers and on clients (an allowed call
 // goes on at once either way), so callers need not know the side.
@@ -183,11 +182,10 @@ func (g *guard) quick(ctx context.Context, h http.Header, lim Limiter) (out outc
 	// its time waiting for the CPU's time counter, and the header lookup
 	// and the key's hash, which do not depend on it, run meanwhile.
 	// Reading the clock after the key made a decision about 8% slower in
-	// quiet spells here (benchmarks/README.md).
+	// quiet spells here (benchmarks/README.md). An injected clock is read
+	// only for a call the limiter decides, as before.
 	var since time.Duration
-	if g.cfg.now != nil {
-		at = g.cfg.now()
-	} else {
+	if g.cfg.now == nil {
 		since = time.Since(clockBase)
 	}
 	var k string
@@ -208,6 +206,7 @@ func (g *guard) quick(ctx context.Context, h http.Header, lim Limiter) (out outc
 	hash := local.hash(k)
 	var nanos int64
 	if g.cfg.now != nil {
+		at = g.cfg.now()
 		nanos = at.UnixNano()
 	} else {
 		at, nanos = monotonicAt(since)

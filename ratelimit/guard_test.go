@@ -211,3 +211,27 @@ func TestWithClock(t *testing.T) {
 		}
 	}
 }
+
+// TestWithClockNotReadWithoutKey: a call without a key is not limited and
+// does not read the injected clock (a test clock that moves on each reading
+// moves only for the calls the limiter decides), on the quick path of the
+// middleware and the interceptor.
+func TestWithClockNotReadWithoutKey(t *testing.T) {
+	t.Parallel()
+	var reads atomic.Int64
+	clock := ratelimit.WithClock(func() time.Time { return t0.Add(time.Duration(reads.Add(1)) * time.Millisecond) })
+	mw := ratelimit.NewMiddleware(ratelimit.NewLocal(slow), ratelimit.WithKey(ratelimit.KeyHeader(caseHeader)), clock)
+	ic := ratelimit.NewInterceptor(ratelimit.NewLocal(slow), ratelimit.WithKey(ratelimit.KeyHeader(caseHeader)), clock)
+	for name, h := range map[string]http.Handler{
+		"middleware":  mw.Wrap(testkit.NewMux(&testkit.PingServer{})),
+		"interceptor": testkit.NewMux(&testkit.PingServer{}, connect.WithInterceptors(ic)),
+	} {
+		srv := testkit.NewServer(t, h, testkit.H2C)
+		client := testkit.NewClient(srv, testkit.ConnectProto)
+		for _, st := range testkit.StreamTypes() {
+			_, _, err := testkit.Call(callTimeout(t), client, st, nil)
+			assert.NoError(t, err, name)
+		}
+	}
+	assert.Equal(t, reads.Load(), int64(0), "clock reads")
+}
