@@ -116,8 +116,10 @@ func (s *side) beginServer(ctx context.Context, spec connect.Spec, protocol, pee
 	// it the parent, otherwise the span is a new root linked to it.
 	parent := trace.SpanContextFromContext(ctx)
 	local := parent.IsValid() && !parent.IsRemote()
-	// Without propagation headers there is nothing to extract.
-	if !local && (!s.cfg.w3c.known || hasAny(header, s.cfg.w3c.extractKeys)) {
+	// Without propagation headers there is nothing to extract; with a span
+	// context in the context already, nothing to replace it (a middleware
+	// that extracted one chose it, as its propagator may differ).
+	if !parent.IsValid() && (!s.cfg.w3c.known || hasAny(header, s.cfg.w3c.extractKeys)) {
 		ctx = s.cfg.propagator.Extract(ctx, header)
 		parent = trace.SpanContextFromContext(ctx)
 	}

@@ -174,3 +174,41 @@ func TestRemoteParentInContext(t *testing.T) {
 		})
 	}
 }
+
+// TestRemoteParentInContextOverHeaders checks that a remote span context a
+// middleware put in the handler's context stays the one the server span
+// is linked to (or, with WithTrustRemote, the child of) when the request's
+// propagation headers name another: the interceptor extracts only when the
+// context holds no span context, as it did before it distrusted the
+// context's.
+func TestRemoteParentInContextOverHeaders(t *testing.T) {
+	t.Parallel()
+	remote := trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: trace.TraceID{0xab, 10}, SpanID: trace.SpanID{10}, TraceFlags: trace.FlagsSampled, Remote: true,
+	})
+	header := http.Header{"Traceparent": {"00-" + trace.TraceID{0xcd, 11}.String() + "-0b0b0b0b0b0b0b0b-01"}}
+	for _, trust := range []bool{false, true} {
+		tel := newTelemetry(t)
+		var opts []otelconnect.Option
+		if trust {
+			opts = append(opts, otelconnect.WithTrustRemote())
+		}
+		mux := withParent(testkit.NewMux(&testkit.PingServer{}, connect.WithInterceptors(tel.interceptor(t, opts...))),
+			func(ctx context.Context) context.Context { return trace.ContextWithRemoteSpanContext(ctx, remote) })
+		srv := testkit.NewServer(t, mux, testkit.H2C)
+		for _, p := range testkit.Protocols() {
+			tel.ended()
+			_, _, err := testkit.Call(callCtx(t), testkit.NewClient(srv, p), connect.StreamTypeUnary, header)
+			assert.NoError(t, err)
+			spans := tel.ended()
+			assert.Equal(t, len(spans), 1)
+			if trust {
+				assert.Equal(t, spans[0].Parent().SpanID(), remote.SpanID(), "parent")
+				assert.Equal(t, spans[0].SpanContext().TraceID(), remote.TraceID(), "trace")
+				continue
+			}
+			assert.Equal(t, len(spans[0].Links()), 1, "links")
+			assert.Equal(t, spans[0].Links()[0].SpanContext.TraceID(), remote.TraceID(), "link")
+		}
+	}
+}
