@@ -39,4 +39,4 @@ func TestCacheBounded(t *testing.T) {
 }
 
 // expiring is a cache entry for a token that expires at t.
-func expiring(t time.Time) cacheEntry { return cacheEntry{claims: &Claims{Expiry: t}} }
+func expiring(t time.Time) cacheEntry { return cacheEntry{claims: &Claims{Expiry: t}, expires: t} }

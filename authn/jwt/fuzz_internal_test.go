@@ -47,6 +47,9 @@ func FuzzParseKeySet(f *testing.F) {
 		doc(jose.JSONWebKey{Key: rsaKey, KeyID: "private"}, jose.JSONWebKey{Key: []byte("secret"), KeyID: "hmac"}),
 		`{"keys":[{"kty":"EC","crv":"P-999","x":"AA","y":"AA"},{"kty":"weird"},null,1,"x",[]]}`,
 		`{"keys":[{"kty":"RSA","n":"","e":""},{"kty":"OKP","crv":"Ed25519","x":""}]}`,
+		`{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","key_ops":["sign"]},` +
+			`{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","key_ops":["verify"]},` +
+			`{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","key_ops":"verify"}]}`,
 		`{"keys":{}}`, `{"keys":null}`, `{"Keys":[]}`, `{}`, `[]`, `null`, ``, `{"keys":[`,
 	} {
 		f.Add([]byte(seed))

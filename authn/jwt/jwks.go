@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,7 +48,9 @@ func WithRefreshInterval(d time.Duration) JWKSOption {
 // WithRefetchInterval sets the minimum time between fetches triggered by
 // tokens for which the set holds no suitable key, such as tokens naming an
 // unknown key ID (one may happen at once, then one per interval). Tokens
-// arriving faster fail at once instead of waiting. The default is 30
+// that arrive while such a fetch runs wait for it (or for their context to
+// end); those arriving later within the interval fail at once instead of
+// waiting. The default is 30
 // seconds. Zero or less means tokens never trigger a fetch: the set changes
 // only through the background refresh and [JWKS.Refresh], and a failed
 // first fetch is only retried by them.
@@ -120,13 +123,14 @@ func checkRedirect(insecure bool) func(*http.Request, []*http.Request) error {
 // JWKS is a cached JSON Web Key Set fetched from a URL. It refreshes in the
 // background, refetches (at a bounded rate) when a token names a key the set
 // does not hold, and keeps the last good set when a fetch fails. Only public
-// signature keys are kept; each key is decoded on its own, so one
-// unsupported key does not reject the set. Several keys may share a key ID
-// (or have none): a token is checked against those whose ID matches its
-// "kid" and whose type and "alg" suit its algorithm, or, when none has its
-// ID, against the keys that have no ID. A token without a "kid" is checked
-// against every suitable key, at most four, those without an ID first. It is
-// safe for concurrent use. Call Close to stop the background refresh.
+// signature keys are kept (not those whose "use" or "key_ops" says
+// otherwise); each key is decoded on its own, so one unsupported key does
+// not reject the set. Several keys may share a key ID (or have none): a
+// token is checked against those whose ID matches its "kid" and whose type
+// and "alg" suit its algorithm, or, when none has its ID, against the keys
+// that have no ID. A token without a "kid" is checked against every
+// suitable key, at most four, those without an ID first. It is safe for
+// concurrent use. Call Close to stop the background refresh.
 type JWKS struct {
 	url             string
 	client          *http.Client
@@ -141,6 +145,9 @@ type JWKS struct {
 	stale atomic.Bool            // the latest fetch failed
 
 	fetchMu sync.Mutex // one fetch at a time
+
+	refetchMu  sync.Mutex
+	refetching chan struct{} // closed when the token-triggered fetch in flight ends; nil if none
 
 	cancel    context.CancelFunc
 	done      chan struct{}
@@ -325,7 +332,7 @@ func parseKeySet(body []byte) (*keySet, error) {
 		if err := key.UnmarshalJSON(raw); err != nil {
 			continue // unsupported key type or curve
 		}
-		if !key.Valid() || !key.IsPublic() || (key.Use != "" && key.Use != "sig") {
+		if !key.Valid() || !key.IsPublic() || (key.Use != "" && key.Use != "sig") || !mayVerify(raw) {
 			continue // symmetric, private or encryption keys are never used
 		}
 		thumbprint, err := key.Thumbprint(crypto.SHA256)
@@ -344,6 +351,18 @@ func parseKeySet(body []byte) (*keySet, error) {
 		return nil, errors.New("jwt: parse JWKS: no usable signature keys")
 	}
 	return set, nil
+}
+
+// mayVerify reports whether a JWK's "key_ops", which go-jose does not
+// read, is absent or includes "verify" (RFC 7517 section 4.3).
+func mayVerify(raw json.RawMessage) bool {
+	var key struct {
+		Ops *[]string `json:"key_ops"`
+	}
+	if err := json.Unmarshal(raw, &key); err != nil {
+		return false
+	}
+	return key.Ops == nil || slices.Contains(*key.Ops, "verify")
 }
 
 // holds reports whether s has a key with ID kid, "alg" alg and the given
@@ -401,16 +420,43 @@ var (
 
 // candidates appends to dst the keys that may verify a token with key ID
 // kid signed with alg (see [keySet.fitting]). When there are none it
-// refetches the set once (if the refetch rate allows, else failing at
-// once). The error is errUnknownKey when a current set holds no such key,
-// errKeysUnavailable when there is no set or the latest fetch failed.
+// waits for the token-triggered fetch under way, if any (or for ctx to
+// end), or else refetches the set once (if the refetch rate allows, else
+// failing at once). The error is errUnknownKey when a current set holds no
+// such key, errKeysUnavailable when there is no set, the latest fetch
+// failed, or ctx ended while waiting.
 func (k *JWKS) candidates(ctx context.Context, dst []*setKey, kid, alg string) ([]*setKey, error) {
 	if keys := k.set.Load().fitting(dst, kid, alg); len(keys) > len(dst) {
 		return keys, nil
 	}
-	if k.refetch == nil || !k.refetch.AllowN(k.now(), 1) {
+	k.refetchMu.Lock()
+	if wait := k.refetching; wait != nil {
+		// A token-triggered fetch is under way, maybe for this very key:
+		// its result, not the set it replaces, judges the token.
+		k.refetchMu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return dst, errKeysUnavailable // not judged
+		}
+		if keys := k.set.Load().fitting(dst, kid, alg); len(keys) > len(dst) {
+			return keys, nil
+		}
 		return dst, k.missing()
 	}
+	if k.refetch == nil || !k.refetch.AllowN(k.now(), 1) {
+		k.refetchMu.Unlock()
+		return dst, k.missing()
+	}
+	done := make(chan struct{})
+	k.refetching = done
+	k.refetchMu.Unlock()
+	defer func() {
+		k.refetchMu.Lock()
+		k.refetching = nil
+		k.refetchMu.Unlock()
+		close(done)
+	}()
 	k.fetchMu.Lock()
 	defer k.fetchMu.Unlock()
 	if keys := k.set.Load().fitting(dst, kid, alg); len(keys) > len(dst) { // fetched while we waited

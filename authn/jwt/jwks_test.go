@@ -2,9 +2,11 @@ package jwt_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -12,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -327,4 +330,78 @@ func mustEC256(t testing.TB) *ecdsa.PrivateKey {
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	assert.NoError(t, err)
 	return k
+}
+
+// TestTokensWaitForRefetchInFlight: a key rotates; the first token naming
+// the new key triggers a refetch. Tokens naming it that arrive while that
+// fetch runs wait for it and are judged on its result: accepted when it
+// brings the key, Unavailable when it fails, never refused as invalid
+// because the answer was not in yet. A waiter whose context ends leaves,
+// unjudged.
+func TestTokensWaitForRefetchInFlight(t *testing.T) {
+	t.Parallel()
+	testKeys(t)
+	for _, fails := range []bool{false, true} {
+		var (
+			doc     atomic.Value
+			gated   atomic.Bool
+			arrived = make(chan struct{}, 1)
+			release = make(chan struct{})
+		)
+		status := http.StatusOK
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if gated.Load() {
+				arrived <- struct{}{}
+				select {
+				case <-release:
+				case <-r.Context().Done():
+					return
+				}
+				w.WriteHeader(status)
+			}
+			_, _ = w.Write(doc.Load().([]byte))
+		}))
+		serve := func(keys ...jose.JSONWebKey) {
+			b, err := json.Marshal(jose.JSONWebKeySet{Keys: keys})
+			assert.NoError(t, err)
+			doc.Store(b)
+		}
+		serve(public("rsa-1", "RS256", rsaKey))
+		c := newClock()
+		keys, err := jwt.NewJWKS(srv.URL, jwt.WithHTTPClient(srv.Client()), jwt.WithRefreshInterval(0),
+			jwt.WithRefetchInterval(time.Hour), jwt.WithJWKSClock(c.Now))
+		assert.NoError(t, err)
+		v, err := jwt.NewVerifier(keys, []string{"RS256"}, jwt.WithClock(c.Now), jwt.WithCacheSize(0))
+		assert.NoError(t, err)
+
+		serve(public("rsa-1", "RS256", rsaKey), public("rsa-2", "RS256", rsaKey2))
+		if fails {
+			status = http.StatusBadGateway
+		}
+		gated.Store(true)
+		token := sign(t, jose.RS256, "rsa-2", rsaKey2, claimsAt(c.Now(), "new"))
+		errs := make(chan error, 3)
+		verify := func(ctx context.Context) { _, err := v.Verify(ctx, token); errs <- err }
+		go verify(ctxTimeout(t)) // triggers the refetch
+		<-arrived
+		go verify(ctxTimeout(t)) // arrives while it runs
+		gone, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		returnsWithin(t, 5*time.Second, func() {
+			_, err := v.Verify(gone, token)
+			assert.Code(t, err, connect.CodeUnavailable, "waiter whose context ended", fails)
+		})
+		cancel()
+		time.Sleep(50 * time.Millisecond)
+		close(release)
+		for range 2 {
+			err := <-errs
+			if fails {
+				assert.Code(t, err, connect.CodeUnavailable, "refetch failed")
+			} else {
+				assert.NoError(t, err)
+			}
+		}
+		assert.NoError(t, keys.Close())
+		srv.Close()
+	}
 }

@@ -686,3 +686,51 @@ func TestAuthFuncOtherScheme(t *testing.T) {
 		assertChallengeIs(t, err, want)
 	}
 }
+
+// TestCacheHonoursNegativeLeeway: with a negative leeway a token is refused
+// that long before its "exp"; a cached token is refused then too, as it
+// would be if verified afresh.
+func TestCacheHonoursNegativeLeeway(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil, jwt.WithLeeway(-time.Minute))
+	claims := claimsAt(e.clock.Now(), "alice") // exp in an hour
+	claims.IssuedAt = josejwt.NewNumericDate(e.clock.Now().Add(-2 * time.Minute))
+	token := sign(t, jose.ES256, "ec-1", ecKey, claims)
+	_, err := e.verifier.Verify(ctxTimeout(t), token)
+	assert.NoError(t, err)
+	e.clock.Add(time.Hour - 30*time.Second)
+	_, err = e.verifier.Verify(ctxTimeout(t), token)
+	assert.Code(t, err, connect.CodeUnauthenticated)
+}
+
+// TestKeyOpsHonoured: a key whose "key_ops" (RFC 7517 section 4.3) does
+// not include "verify", such as an encryption key that says what it is
+// for only there, never verifies a token, as one with "use":"enc" does
+// not; one whose "key_ops" includes "verify" does.
+func TestKeyOpsHonoured(t *testing.T) {
+	t.Parallel()
+	testKeys(t)
+	withOps := func(key jose.JSONWebKey, ops ...string) string {
+		b, err := json.Marshal(key)
+		assert.NoError(t, err)
+		var m map[string]any
+		assert.NoError(t, json.Unmarshal(b, &m))
+		m["key_ops"] = ops
+		b, err = json.Marshal(m)
+		assert.NoError(t, err)
+		return string(b)
+	}
+	srv := newJWKSServer(t)
+	srv.doc.Store([]byte(`{"keys":[` + withOps(public("enc", "", rsaKey), "encrypt", "wrapKey") + `,` +
+		withOps(public("ver", "", rsaKey2), "verify") + `]}`))
+	keys, err := jwt.NewJWKS(srv.URL, jwt.WithHTTPClient(srv.Client()), jwt.WithRefreshInterval(0), jwt.WithRefetchInterval(time.Hour))
+	assert.NoError(t, err)
+	defer keys.Close()
+	v, err := jwt.NewVerifier(keys, []string{"RS256"})
+	assert.NoError(t, err)
+	now := time.Now()
+	_, err = v.Verify(ctxTimeout(t), sign(t, jose.RS256, "ver", rsaKey2, claimsAt(now, "a")))
+	assert.NoError(t, err)
+	_, err = v.Verify(ctxTimeout(t), sign(t, jose.RS256, "enc", rsaKey, claimsAt(now, "a")))
+	assert.Code(t, err, connect.CodeUnauthenticated)
+}

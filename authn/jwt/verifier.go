@@ -127,9 +127,12 @@ type Verifier struct {
 	cache map[string]cacheEntry
 }
 
-// cacheEntry is a verified token's claims and the key that verified it.
+// cacheEntry is a verified token's claims, the key that verified it, and
+// when the token stops being accepted: its "exp", or earlier by a negative
+// leeway.
 type cacheEntry struct {
 	claims     *Claims
+	expires    time.Time
 	kid, alg   string // of the key
 	thumbprint [sha256.Size]byte
 }
@@ -194,8 +197,9 @@ var errUnavailable = errors.New("signing keys unavailable")
 // wrong, and an RFC 6750 challenge with error="invalid_token". When no key
 // of the set fits the token and the set could not be fetched (no fetch has
 // succeeded yet, or the latest one, such as the refetch the token
-// triggered, failed), the error is a [connect.CodeUnavailable] one without
-// a challenge: the token was not judged.
+// triggered, failed), or ctx ended while the token waited for a fetch
+// under way, the error is a [connect.CodeUnavailable] one without a
+// challenge: the token was not judged.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	claims, err := v.verify(ctx, token)
 	if err != nil {
@@ -216,7 +220,7 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
 		v.mu.RLock()
 		entry, ok := v.cache[token]
 		v.mu.RUnlock()
-		if ok && now.Before(entry.claims.Expiry) {
+		if ok && now.Before(entry.expires) {
 			if v.keys.set.Load().holds(entry.kid, entry.alg, &entry.thumbprint) {
 				return entry.claims, nil
 			}
@@ -272,7 +276,11 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
 	if registered.IssuedAt != nil {
 		claims.IssuedAt = registered.IssuedAt.Time()
 	}
-	v.remember(token, cacheEntry{claims: claims, kid: key.KeyID, alg: key.Algorithm, thumbprint: key.thumbprint}, now)
+	expires := claims.Expiry
+	if v.leeway < 0 {
+		expires = expires.Add(v.leeway)
+	}
+	v.remember(token, cacheEntry{claims: claims, expires: expires, kid: key.KeyID, alg: key.Algorithm, thumbprint: key.thumbprint}, now)
 	return claims, nil
 }
 
@@ -322,14 +330,14 @@ func keyFits(key jose.JSONWebKey, alg string) bool {
 // remember caches a verified token until it expires, evicting expired
 // entries (or, if none, an arbitrary one) when the cache is full.
 func (v *Verifier) remember(token string, entry cacheEntry, now time.Time) {
-	if v.cacheSize <= 0 || !now.Before(entry.claims.Expiry) {
+	if v.cacheSize <= 0 || !now.Before(entry.expires) {
 		return
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if len(v.cache) >= v.cacheSize {
 		for t, e := range v.cache {
-			if !now.Before(e.claims.Expiry) {
+			if !now.Before(e.expires) {
 				delete(v.cache, t)
 			}
 		}
