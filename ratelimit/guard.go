@@ -317,8 +317,10 @@ func rejection(d Decision, out outcome) *connect.Error {
 			fmt.Errorf("%w (policy %q), retry in %ds", errLimited, d.Policy.PolicyName(), RetryAfterSeconds(d)))
 	}
 	if d.RetryAfter > 0 || out == outcomeRejected {
-		delay := time.Duration(RetryAfterSeconds(d)) * time.Second
-		if detail, derr := connect.NewErrorDetail(&errdetails.RetryInfo{RetryDelay: durationpb.New(delay)}); derr == nil {
+		// Whole seconds, not a Duration: a wait of centuries (a cost above
+		// the burst of a long window) would overflow one.
+		delay := &durationpb.Duration{Seconds: RetryAfterSeconds(d)}
+		if detail, derr := connect.NewErrorDetail(&errdetails.RetryInfo{RetryDelay: delay}); derr == nil {
 			err.AddDetail(detail)
 		}
 	}

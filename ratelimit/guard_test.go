@@ -3,12 +3,15 @@ package ratelimit_test
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect"
+	"golang.org/x/time/rate"
 
 	"github.com/connectware/connectware/internal/assert"
 	"github.com/connectware/connectware/internal/testkit"
@@ -234,4 +237,61 @@ func TestWithClockNotReadWithoutKey(t *testing.T) {
 		}
 	}
 	assert.Equal(t, reads.Load(), int64(0), "clock reads")
+}
+
+// TestRetryInfoForVeryLongWait: a wait longer than a Duration holds (a
+// cost above the burst of a policy whose window is centuries long) gives a
+// RetryInfo delay as long as Retry-After, not one that overflowed into the
+// past and tells clients to retry at once.
+func TestRetryInfoForVeryLongWait(t *testing.T) {
+	t.Parallel()
+	policy := ratelimit.Policy{Limit: rate.Every(30 * 24 * time.Hour), Burst: 10_000}
+	huge := ratelimit.WithCost(func(*ratelimit.Call) int { return 1 << 40 })
+	for name, h := range map[string]http.Handler{
+		"middleware":  ratelimit.NewMiddleware(ratelimit.NewLocal(policy), huge).Wrap(testkit.NewMux(&testkit.PingServer{})),
+		"interceptor": testkit.NewMux(&testkit.PingServer{}, connect.WithInterceptors(ratelimit.NewInterceptor(ratelimit.NewLocal(policy), huge))),
+	} {
+		srv := testkit.NewServer(t, h, testkit.H2C)
+		for _, p := range []testkit.Protocol{testkit.ConnectProto, testkit.GRPC, testkit.GRPCWeb} {
+			_, _, err := testkit.Call(callTimeout(t), testkit.NewClient(srv, p), connect.StreamTypeUnary, nil)
+			assert.Code(t, err, connect.CodeResourceExhausted, name, p.String())
+			var cerr *connect.Error
+			assert.True(t, errors.As(err, &cerr))
+			assert.Equal(t, cerr.Meta().Get("Retry-After"), "9223372037", name, p.String())
+			delay, ok := ratelimit.RetryDelay(err)
+			assert.True(t, ok, "RetryInfo detail", name, p.String())
+			assert.Equal(t, delay, time.Duration(math.MaxInt64), name, p.String())
+		}
+	}
+}
+
+// TestProcedureLimiterWithoutLeadingSlash: a procedure given without its
+// leading slash ("pkg.Service/Method", as the rest of the module accepts)
+// still gets its limiter, or its exemption, in both placements.
+func TestProcedureLimiterWithoutLeadingSlash(t *testing.T) {
+	t.Parallel()
+	ping := strings.TrimPrefix(testkit.Procedure(connect.StreamTypeUnary), "/")
+	sum := strings.TrimPrefix(testkit.Procedure(connect.StreamTypeClient), "/")
+	opts := func() []ratelimit.Option {
+		return []ratelimit.Option{
+			ratelimit.WithProcedureLimiter(ping, ratelimit.NewLocal(slow)),
+			ratelimit.WithProcedureLimiter(sum, nil),
+		}
+	}
+	def := ratelimit.Policy{Limit: rate.Every(time.Hour), Burst: 1}
+	for name, h := range map[string]http.Handler{
+		"middleware":  ratelimit.NewMiddleware(ratelimit.NewLocal(def), opts()...).Wrap(testkit.NewMux(&testkit.PingServer{})),
+		"interceptor": testkit.NewMux(&testkit.PingServer{}, connect.WithInterceptors(ratelimit.NewInterceptor(ratelimit.NewLocal(def), opts()...))),
+	} {
+		srv := testkit.NewServer(t, h, testkit.H2C)
+		client := testkit.NewClient(srv, testkit.ConnectProto)
+		_, _, err := testkit.Call(callTimeout(t), client, connect.StreamTypeUnary, nil)
+		assert.NoError(t, err, name)
+		_, _, err = testkit.Call(callTimeout(t), client, connect.StreamTypeUnary, nil)
+		checkRejection(t, err) // Ping's own policy, named per-client
+		for range 3 {
+			_, _, err = testkit.Call(callTimeout(t), client, connect.StreamTypeClient, nil)
+			assert.NoError(t, err, name, "Sum is exempt")
+		}
+	}
 }

@@ -209,6 +209,10 @@ func (g *guard) wait(s *scratch, lim Limiter, n int) error {
 		case outcomeUnlimited, outcomeAllowed:
 			return nil
 		case outcomeUnavailable:
+			if err := s.call.Context.Err(); err != nil {
+				// The limiter failed because the call's context ended.
+				return contextError(err)
+			}
 			return rejection(d, out)
 		}
 		if g.cfg.clientNoWait || n > d.Policy.Burst {
@@ -223,14 +227,19 @@ func (g *guard) wait(s *scratch, lim Limiter, n int) error {
 		ctx := s.call.Context
 		select {
 		case <-ctx.Done():
-			code := connect.CodeCanceled
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				code = connect.CodeDeadlineExceeded
-			}
-			return connect.NewError(code, ctx.Err())
+			return contextError(ctx.Err())
 		case <-timer.C:
 		}
 	}
+}
+
+// contextError is the error for a call whose context ended with err.
+func contextError(err error) *connect.Error {
+	code := connect.CodeCanceled
+	if errors.Is(err, context.DeadlineExceeded) {
+		code = connect.CodeDeadlineExceeded
+	}
+	return connect.NewError(code, err)
 }
 
 // handlerConn limits the messages a handler receives.

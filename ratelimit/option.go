@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -38,10 +39,12 @@ func WithKey(key Key) Option {
 }
 
 // WithProcedureLimiter limits calls to procedure (such as
-// "/acme.foo.v1.FooService/Bar") with limiter instead of the default one, so
-// an expensive method gets its own rate. A nil limiter leaves the procedure
-// unlimited. The key is the same; the buckets are limiter's own.
+// "/acme.foo.v1.FooService/Bar"; the leading slash is optional) with
+// limiter instead of the default one, so an expensive method gets its own
+// rate. A nil limiter leaves the procedure unlimited. The key is the same;
+// the buckets are limiter's own.
 func WithProcedureLimiter(procedure string, limiter Limiter) Option {
+	procedure = "/" + strings.TrimPrefix(procedure, "/")
 	return optionFunc(func(c *config) {
 		if c.procedures == nil {
 			c.procedures = make(map[string]Limiter)

@@ -468,3 +468,25 @@ func TestAgreesWithLocal(t *testing.T) {
 		}
 	}
 }
+
+// TestClientWaitEndsWithContextDuringRoundTrip: a client call whose
+// context ends while Redis is deciding fails with the context's code, as a
+// wait that its context ends does, not with the Unavailable of a limiter
+// that failed closed (which retry policies take as a reason to retry).
+func TestClientWaitEndsWithContextDuringRoundTrip(t *testing.T) {
+	t.Parallel()
+	srv := startRedis(t)
+	l := redis.New(srv.client(t), ratelimit.Policy{Limit: rate.Every(time.Hour), Burst: 1},
+		redis.WithTimeout(5*time.Second), redis.WithFailurePolicy(redis.FailClosed))
+	ic := ratelimit.NewInterceptor(l, ratelimit.WithKey(ratelimit.KeyGlobal()))
+	httpSrv := testkit.NewServer(t, testkit.NewMux(&testkit.PingServer{}), testkit.H2C)
+	client := testkit.NewClient(httpSrv, testkit.ConnectProto, connect.WithInterceptors(ic))
+	srv.pause()
+	defer srv.resume()
+	for _, st := range []connect.StreamType{connect.StreamTypeUnary, connect.StreamTypeServer} {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		_, _, err := testkit.Call(ctx, client, st, nil)
+		cancel()
+		assert.Code(t, err, connect.CodeDeadlineExceeded, st.String())
+	}
+}
