@@ -8,7 +8,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -301,4 +303,36 @@ func TestSIGTERMStuckCall(t *testing.T) {
 	}
 	assert.True(t, time.Since(start) < 5*time.Second)
 	assert.Contains(t, p.Stderr(), "server: 1 call still running after 3s was cut off")
+}
+
+// TestHelpFlag: -h prints the flags with their defaults and exits 0, for the
+// server and for examples/client, without reporting the request for help as
+// an error; every flag examples/README.md lists is in the server's usage.
+func TestHelpFlag(t *testing.T) {
+	client := filepath.Join(t.TempDir(), "client")
+	out, err := exec.Command("go", "build", "-o", client, "../client").CombinedOutput()
+	assert.NoError(t, err, string(out))
+	for _, bin := range []string{buildServer(t), client} {
+		out, err := exec.Command(bin, "-h").CombinedOutput()
+		assert.NoError(t, err, bin, string(out))
+		assert.Contains(t, string(out), "-addr")
+		assert.True(t, !strings.Contains(string(out), "help requested"), bin, string(out))
+	}
+
+	out, err = exec.Command(buildServer(t), "-h").CombinedOutput()
+	assert.NoError(t, err, string(out))
+	usage := string(out)
+	for _, want := range []string{`(default "127.0.0.1:8080")`, "(default 20)", "(default 40)", "(default 3s)"} {
+		assert.Contains(t, usage, want)
+	}
+	readme, err := os.ReadFile("../README.md")
+	assert.NoError(t, err)
+	_, flags, ok := strings.Cut(string(readme), "\nFlags: ")
+	assert.True(t, ok, "examples/README.md lists the server's flags")
+	flags, _, _ = strings.Cut(flags, "\n\n")
+	documented := regexp.MustCompile("`(-[a-z-]+)").FindAllStringSubmatch(flags, -1)
+	assert.True(t, len(documented) >= 8, documented)
+	for _, m := range documented {
+		assert.Contains(t, usage, "  "+m[1]+" ")
+	}
 }

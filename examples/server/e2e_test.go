@@ -76,9 +76,9 @@ func (l lockedWriter) Write(b []byte) (int, error) {
 	return l.w.Write(b)
 }
 
-// startProcess builds the example server once and starts it on a free
-// loopback port with args.
-func startProcess(t *testing.T, args ...string) *process {
+// buildServer builds the example server binary once, with -race, and
+// returns its path.
+func buildServer(t *testing.T) string {
 	t.Helper()
 	built.once.Do(func() {
 		built.dir, built.err = os.MkdirTemp("", "connectware-server")
@@ -92,7 +92,14 @@ func startProcess(t *testing.T, args ...string) *process {
 		}
 	})
 	assert.NoError(t, built.err)
-	cmd := exec.Command(built.path, append([]string{"-addr", "127.0.0.1:0"}, args...)...)
+	return built.path
+}
+
+// startProcess builds the example server once and starts it on a free
+// loopback port with args.
+func startProcess(t *testing.T, args ...string) *process {
+	t.Helper()
+	cmd := exec.Command(buildServer(t), append([]string{"-addr", "127.0.0.1:0"}, args...)...)
 	stdout, err := cmd.StdoutPipe()
 	assert.NoError(t, err)
 	p := &process{cmd: cmd, done: make(chan error, 1), out: &strings.Builder{}, mu: &sync.Mutex{}}
