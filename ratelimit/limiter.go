@@ -22,8 +22,8 @@ type Limiter interface {
 }
 
 // Policy is the rate a [Limiter] enforces: a token bucket that holds Burst
-// tokens and refills at Limit tokens per second. Every call spends at least
-// one token.
+// tokens and refills at Limit tokens per second. A call spends one token,
+// or what [WithCost] says.
 type Policy struct {
 	// Name identifies the policy in the RateLimit and RateLimit-Policy
 	// headers. Empty means "default".

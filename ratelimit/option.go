@@ -73,9 +73,11 @@ func WithDryRun() Option {
 	return optionFunc(func(c *config) { c.dryRun = true })
 }
 
-// WithOnReject calls fn for every rejection, before the error is sent (in
-// dry-run mode, for every call that would have been rejected). fn runs on
-// the request path and must be quick; call must not be retained.
+// WithOnReject calls fn for every call the limiter denies, before the
+// error is sent (in dry-run mode, for every call that would have been
+// denied). A limiter that fails to decide is reported to [WithOnError]
+// instead, even when its failure policy rejects the call. fn runs on the
+// request path and must be quick; call must not be retained.
 func WithOnReject(fn func(ctx context.Context, call *Call, d Decision)) Option {
 	return optionFunc(func(c *config) { c.onReject = fn })
 }
