@@ -262,6 +262,15 @@ func (g *guard) decide(s *scratch, lim Limiter, n int) outcome {
 		s.d, err = lim.AllowN(s.context(), now(), k, n)
 	}
 	if err != nil {
+		if ctxErr := s.context().Err(); ctxErr != nil && errors.Is(err, ctxErr) {
+			// The caller left (or ran out of time) while the limiter
+			// decided: no failure of the limiter's to count or report.
+			// The failure policy still settles the call.
+			if !s.d.Allowed && !g.cfg.dryRun {
+				return outcomeUnavailable
+			}
+			return outcomeUnlimited
+		}
 		g.errs.Add(1)
 		if g.cfg.onError != nil {
 			g.cfg.onError(s.context(), &s.call, err)

@@ -490,3 +490,52 @@ func TestClientWaitEndsWithContextDuringRoundTrip(t *testing.T) {
 		assert.Code(t, err, connect.CodeDeadlineExceeded, st.String())
 	}
 }
+
+// TestCallerGoneIsNoLimiterError: a handler call whose caller leaves while
+// Redis is deciding is not counted or reported as a failure of the
+// limiter (Stats.Errors, WithOnError), in the middleware and the
+// interceptor: callers that give up would otherwise look like a Redis
+// outage.
+func TestCallerGoneIsNoLimiterError(t *testing.T) {
+	t.Parallel()
+	srv := startRedis(t)
+	l := redis.New(srv.client(t), ratelimit.Policy{Limit: rate.Every(time.Hour), Burst: 1},
+		redis.WithTimeout(5*time.Second), redis.WithFailurePolicy(redis.FailClosed))
+	var reported atomic.Int64
+	onError := ratelimit.WithOnError(func(context.Context, *ratelimit.Call, error) { reported.Add(1) })
+	mw := ratelimit.NewMiddleware(l, ratelimit.WithKey(ratelimit.KeyGlobal()), onError)
+	ic := ratelimit.NewInterceptor(l, ratelimit.WithKey(ratelimit.KeyGlobal()), onError)
+	srv.pause()
+	defer srv.resume()
+	for name, c := range map[string]struct {
+		h     http.Handler
+		stats func() ratelimit.Stats
+	}{
+		"middleware":  {mw.Wrap(testkit.NewMux(&testkit.PingServer{})), mw.Stats},
+		"interceptor": {testkit.NewMux(&testkit.PingServer{}, connect.WithInterceptors(ic)), ic.Stats},
+	} {
+		// The handler's ServeHTTP returns once the decision is made.
+		served := make(chan struct{}, 1)
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() { served <- struct{}{} }()
+			c.h.ServeHTTP(w, r)
+		})
+		httpSrv := testkit.NewServer(t, h, testkit.H2C)
+		client := testkit.NewClient(httpSrv, testkit.ConnectProto)
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		_, _, err := testkit.Call(ctx, client, connect.StreamTypeUnary, nil)
+		cancel()
+		// DeadlineExceeded, or Unavailable when the handler's own deadline
+		// (sent in the request, so a little earlier) ends the decision
+		// first and the failure policy answers.
+		assert.True(t, connect.CodeOf(err) == connect.CodeDeadlineExceeded || connect.CodeOf(err) == connect.CodeUnavailable, name, err)
+		select {
+		case <-served:
+		case <-time.After(10 * time.Second):
+			t.Fatal(name, ": the handler still waits for Redis")
+		}
+		assert.Equal(t, c.stats().Errors, uint64(0), name, "errors counted")
+		assert.Equal(t, c.stats().Rejected, uint64(0), name, "rejections counted")
+	}
+	assert.Equal(t, reported.Load(), int64(0), "OnError calls")
+}
