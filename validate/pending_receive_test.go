@@ -62,17 +62,8 @@ func TestV2FailedSendUnblocksPendingReceive(t *testing.T) {
 			}()
 			time.Sleep(50 * time.Millisecond) // most often, the Receive is pending by now
 			v2Code(t, stream.Send(&testv1.CumSumRequest{Number: -1}), connectv2.CodeInvalidArgument)
-			select {
-			case err := <-received:
-				v2Code(t, err, connectv2.CodeInvalidArgument, "Receive returns the call's failure")
-			case <-time.After(10 * time.Second):
-				t.Fatal("the pending Receive still blocks 10 s after the failed Send")
-			}
-			select {
-			case <-ends.ended:
-			case <-time.After(10 * time.Second):
-				t.Fatal("the handler still runs")
-			}
+			v2Code(t, awaitPending(t, received), connectv2.CodeInvalidArgument, "Receive returns the call's failure")
+			_ = ends.awaitEnd(ctx, t)
 			assert.NoError(t, stream.Close())
 		})
 	}
@@ -114,20 +105,11 @@ func TestFailedSendUnblocksPendingReceive(t *testing.T) {
 			time.Sleep(50 * time.Millisecond) // most often, the Receive is pending by now
 			assert.Code(t, stream.Send(&testv1.CumSumRequest{Number: -1}), connect.CodeInvalidArgument)
 			assert.NoError(t, stream.CloseRequest())
-			select {
-			case err := <-received:
-				assert.Code(t, err, connect.CodeInvalidArgument, "Receive returns the call's failure")
-			case <-time.After(10 * time.Second):
-				t.Fatal("the pending Receive still blocks 10 s after the failed Send")
-			}
+			assert.Code(t, awaitPending(t, received), connect.CodeInvalidArgument, "Receive returns the call's failure")
 			_ = stream.CloseResponse()
 			// The handler ends, most often in an error; not always: see the
 			// package documentation.
-			select {
-			case <-ends.ended:
-			case <-time.After(10 * time.Second):
-				t.Fatal("the handler still runs")
-			}
+			_ = ends.awaitEnd(ctx, t)
 		})
 	}
 }
@@ -162,14 +144,22 @@ func TestFailedSendFailsPendingReceive(t *testing.T) {
 			time.Sleep(50 * time.Millisecond) // most often, the Receive is pending by now
 			assert.Code(t, stream.Send(&testv1.SumRequest{Number: -1}), connect.CodeInvalidArgument)
 			assert.NoError(t, stream.CloseRequest())
-			select {
-			case err := <-received:
-				assert.Code(t, err, connect.CodeInvalidArgument, "Receive returns the call's failure")
-			case <-time.After(10 * time.Second):
-				t.Fatal("the pending Receive still blocks 10 s after the failed Send")
-			}
+			assert.Code(t, awaitPending(t, received), connect.CodeInvalidArgument, "Receive returns the call's failure")
 			_ = stream.CloseResponse()
 			assert.Error(t, ends.awaitEnd(ctx, t), "the server took the truncated stream for a complete one")
 		})
+	}
+}
+
+// awaitPending returns what a pending Receive, reporting on received,
+// returned, failing the test when it still blocks 10 s on.
+func awaitPending(t *testing.T, received <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-received:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatal("the pending Receive still blocks 10 s after the failed Send")
+		return nil
 	}
 }

@@ -439,10 +439,7 @@ func (k *JWKS) candidates(ctx context.Context, dst []*setKey, kid, alg string) (
 		case <-ctx.Done():
 			return dst, errKeysUnavailable // not judged
 		}
-		if keys := k.set.Load().fitting(dst, kid, alg); len(keys) > len(dst) {
-			return keys, nil
-		}
-		return dst, k.missing()
+		return k.fit(dst, kid, alg)
 	}
 	if k.refetch == nil || !k.refetch.AllowN(k.now(), 1) {
 		k.refetchMu.Unlock()
@@ -468,6 +465,12 @@ func (k *JWKS) candidates(ctx context.Context, dst []*setKey, kid, alg string) (
 	// a rotated key unknown to every later request for the whole refetch
 	// interval.
 	_ = k.fetchLocked(context.WithoutCancel(ctx))
+	return k.fit(dst, kid, alg)
+}
+
+// fit appends to dst the keys of the current set that fit a token with key
+// ID kid signed with alg, or returns k.missing() when none does.
+func (k *JWKS) fit(dst []*setKey, kid, alg string) ([]*setKey, error) {
 	if keys := k.set.Load().fitting(dst, kid, alg); len(keys) > len(dst) {
 		return keys, nil
 	}

@@ -170,7 +170,7 @@ func TestKeysSharingOrLackingIDs(t *testing.T) {
 	t.Run("at_most_four_tried", func(t *testing.T) {
 		others := make([]jose.JSONWebKey, 4)
 		for i := range others {
-			others[i] = public("", "ES256", mustEC256(t))
+			others[i] = public("", "ES256", mustEC(t, elliptic.P256()))
 		}
 		set := append(others, public("", "ES256", ecKey))
 		assert.Code(t, verify(t, set, sign(t, jose.ES256, "", ecKey, claimsAt(now, "a"))), connect.CodeUnauthenticated)
@@ -326,8 +326,9 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-func mustEC256(t testing.TB) *ecdsa.PrivateKey {
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+// mustEC generates an ECDSA key on curve.
+func mustEC(t testing.TB, curve elliptic.Curve) *ecdsa.PrivateKey {
+	k, err := ecdsa.GenerateKey(curve, rand.Reader)
 	assert.NoError(t, err)
 	return k
 }
